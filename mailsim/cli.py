@@ -1,0 +1,109 @@
+"""``mailsim``: run, validate and inspect scenarios; Postfix's admin tools over scenario hosts.
+
+Every user mistake reaches the user as one line per problem and exit code 2 (never a traceback);
+the trace is the only observation channel, so this module is the one place that prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mailsim.core.errors import MailsimError
+from mailsim.core.units import parse_duration
+
+EXIT_USAGE = 2
+
+
+def default_scenario() -> Path:
+    """scenarios/default in the working tree, else beside the package (an editable install)."""
+    here = Path("scenarios/default")
+    if (here / "scenario.toml").is_file():
+        return here
+    return Path(__file__).resolve().parent.parent / "scenarios" / "default"
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a duration like 300s, 2h or 5d, found {text!r}") from exc
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from mailsim.scenario.loader import load
+    from mailsim.scenario.world import check_world
+
+    spec = load(args.scenario)
+    notes = check_world(spec)
+    for note in notes:
+        print(note)
+    print(f"{args.scenario}: ok ({len(spec.hosts)} hosts, {len(spec.links)} links, {len(spec.messages)} messages)")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from mailsim.scenario.loader import load
+    from mailsim.scenario.runner import run_scenario, write_outputs
+
+    scenario = args.scenario or default_scenario()
+    spec = load(scenario)
+    result = run_scenario(spec, seed=args.seed, until=args.until, fidelity=args.fidelity, progress=not args.quiet)
+    out = Path(args.out) if args.out else Path("out") / spec.name
+    written = write_outputs(result, out)
+    if not args.quiet:
+        print(result.summary())
+        print(f"\nwrote {len(written)} files to {out}/ (trace digest {result.digest[:16]})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailsim",
+        description="A discrete-event simulator of Internet mail: user, submission, transfer, delivery and access "
+        "agents (Postfix-style) over a modelled network with DNS, in virtual time or on live sockets.",
+        epilog="Start with `mailsim run` (the built-in default scenario), then look in out/default/.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a scenario in virtual time and write the trace, frames, maillog and plots")
+    run.add_argument("scenario", nargs="?", help="scenario folder (default: scenarios/default)")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--until", type=_duration, help="virtual time to run, e.g. 2h or 1d (default: the scenario's)")
+    run.add_argument("--fidelity", choices=("wire", "fast"), help="override the scenario's fidelity")
+    run.add_argument("--out", help="output folder (default: out/SCENARIO-NAME)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    run.set_defaults(func=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check a scenario folder and report every problem")
+    validate.add_argument("scenario", help="scenario folder")
+    validate.set_defaults(func=_cmd_validate)
+    return parser
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: Postfix-style tools take their own argv; the rest go through argparse."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in COMMANDS:
+            return COMMANDS[argv[0]](argv[1:])
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return int(args.func(args))
+    except MailsimError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
