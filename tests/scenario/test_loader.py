@@ -87,7 +87,7 @@ def test_missing_zone_file_and_missing_required_key(tmp_path):
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
-    text = GOOD.replace('"10ms"', '"10 parsecs"').replace('seed = 3', 'seed = "three"')
+    text = GOOD.replace('"10ms"', '"10 parsecs"').replace("seed = 3", 'seed = "three"')
     lines = problems(tmp_path, text)
     assert len(lines) == 2
     assert any(":2: seed: expected an integer, found 'three'" in line for line in lines)
