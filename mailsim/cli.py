@@ -45,14 +45,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mailsim.scenario.loader import load
-    from mailsim.scenario.runner import run_scenario, write_outputs
+    from mailsim.api import run
 
     scenario = args.scenario or default_scenario()
-    spec = load(scenario)
-    result = run_scenario(spec, seed=args.seed, until=args.until, fidelity=args.fidelity, progress=not args.quiet)
-    out = Path(args.out) if args.out else Path("out") / spec.name
-    written = write_outputs(result, out)
+    result = run(scenario, seed=args.seed, until=args.until, fidelity=args.fidelity, progress=not args.quiet)
+    out = Path(args.out) if args.out else Path("out") / result.spec.name
+    written = result.write(out)
     if not args.quiet:
         print(result.summary())
         print(f"\nwrote {len(written)} files to {out}/ (trace digest {result.digest[:16]})")

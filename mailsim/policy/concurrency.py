@@ -11,8 +11,9 @@ and all its queued mail is deferred without connecting, until a timer of minimal
 (or the next successful delivery) gives it another chance at the initial concurrency.
 
 Parameters: initial_destination_concurrency (5), default_destination_concurrency_limit (20),
-default_destination_concurrency_positive_feedback (1/concurrency),
-default_destination_concurrency_negative_feedback (1/concurrency),
+default_destination_concurrency_positive_feedback (1),
+default_destination_concurrency_negative_feedback (1) — Postfix 3.x defaults; SCHEDULER_README
+also studies 1/concurrency, which :meth:`Feedback.parse` accepts,
 default_destination_concurrency_failed_cohort_limit (1).
 """
 
@@ -49,8 +50,8 @@ class Feedback:
 class ConcurrencyLimits:
     initial: int = 5
     limit: int = 20
-    positive: Feedback = Feedback(1.0, True)
-    negative: Feedback = Feedback(1.0, True)
+    positive: Feedback = Feedback(1.0, False)
+    negative: Feedback = Feedback(1.0, False)
     failed_cohort_limit: float = 1.0
 
 

@@ -9,7 +9,7 @@ from mailsim.policy.concurrency import (
     on_success,
 )
 
-LIMITS = ConcurrencyLimits()
+LIMITS = ConcurrencyLimits(positive=Feedback(1.0, True), negative=Feedback(1.0, True))
 
 
 def test_feedback_forms():
@@ -31,7 +31,7 @@ def test_slow_start_needs_a_window_of_successes_to_grow_by_one():
 def test_growth_stops_at_busy_plus_initial_and_at_the_limit():
     state = Window(10)
     assert on_success(state, busy=2, limits=LIMITS) == Window(10)
-    capped = ConcurrencyLimits(limit=10)
+    capped = ConcurrencyLimits(limit=10, positive=Feedback(1.0, True))
     assert on_success(Window(10), busy=10, limits=capped).window == 10
 
 
@@ -59,3 +59,9 @@ def test_constant_negative_feedback_overshoots_once_then_drops_one_per_failure()
     state = on_failure(Window(20), limits)
     assert state.window == 18
     assert on_failure(state, limits).window == 17
+
+
+def test_postfix_3_defaults_are_constant_feedback():
+    limits = ConcurrencyLimits()
+    assert limits.positive == Feedback(1.0, False) and limits.negative == Feedback(1.0, False)
+    assert on_success(Window(5), busy=5, limits=limits).window == 6

@@ -1,0 +1,249 @@
+"""The trace as pandas DataFrames: one documented view per question a user asks.
+
+Every frame is computed from trace records only (DESIGN.md §5). Columns:
+
+- ``trace``: time, host, service, event, queue_id, message_id, fields (JSON of the rest).
+- ``messages``: one row per message and final recipient: message_id, sender, recipient, orig_recipient,
+  status (sent | bounced | expired | deferred-at-end), dsn, text, submitted, finished, latency (s),
+  final_host, final_service, hops (hosts that queued it).
+- ``deliveries``: every delivery attempt at every hop: time, host, service (transport), queue_id,
+  message_id, to, orig_to, relay, status, dsn, delay, delays_a/b/c/d (Postfix's delays=a/b/c/d), text.
+- ``sessions``: one row per SMTP session side: session, host, service, side (server | client), local,
+  peer, start, end, duration, lines, bytes, first_reply, last_reply.
+- ``transcripts``: one row per transcript line: session, host, service, side, time, direction (C | S),
+  text, size.
+- ``queues``: queue depth over time: time, host, queue, depth (after each move into or out of it).
+- ``dns``: time, host, qname, qtype, status, from_cache, latency, fault.
+- ``net``: time, host, event (connect, accept, refused, timeout, close, reset) and the connection fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from mailsim.core.trace import TraceRecord
+
+FINAL_SERVICES = frozenset({"local", "virtual", "pipe", "lmtp", "discard", "error"})
+FRAME_NAMES = ("trace", "messages", "deliveries", "sessions", "transcripts", "queues", "dns", "net")
+
+
+def trace_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
+    rows = [
+        {
+            "time": r.time,
+            "host": r.host,
+            "service": r.service,
+            "event": r.event,
+            "queue_id": r.queue_id,
+            "message_id": r.message_id,
+            "fields": json.dumps(dict(r.fields), default=str, sort_keys=True),
+        }
+        for r in records
+    ]
+    return pd.DataFrame(rows, columns=["time", "host", "service", "event", "queue_id", "message_id", "fields"])
+
+
+DELIVERY_COLUMNS = [
+    "time",
+    "host",
+    "service",
+    "queue_id",
+    "message_id",
+    "to",
+    "orig_to",
+    "relay",
+    "status",
+    "dsn",
+    "delay",
+    "delays_a",
+    "delays_b",
+    "delays_c",
+    "delays_d",
+    "text",
+]
+
+
+def deliveries_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        if r.event != "delivery":
+            continue
+        delays = tuple(r.get("delays") or (0.0, 0.0, 0.0, 0.0))
+        rows.append(
+            [
+                r.time,
+                r.host,
+                r.service,
+                r.queue_id,
+                r.message_id,
+                r.get("to"),
+                r.get("orig_to"),
+                r.get("relay"),
+                r.get("status"),
+                r.get("dsn"),
+                r.get("delay"),
+                *delays[:4],
+                r.get("text"),
+            ]
+        )
+    return pd.DataFrame(rows, columns=DELIVERY_COLUMNS)
+
+
+MESSAGE_COLUMNS = [
+    "message_id",
+    "sender",
+    "recipient",
+    "orig_recipient",
+    "status",
+    "dsn",
+    "text",
+    "submitted",
+    "finished",
+    "latency",
+    "final_host",
+    "final_service",
+    "hops",
+]
+
+
+def messages_frame(records: Sequence[TraceRecord]) -> pd.DataFrame:
+    """End-to-end outcome per message and final recipient, joined on the Message-ID across hosts."""
+    submitted: dict[str, float] = {}
+    senders: dict[str, str] = {}
+    hosts: dict[str, set[str]] = defaultdict(set)
+    rows = []
+    for r in records:
+        mid = r.message_id
+        if mid is None:
+            continue
+        if r.service in ("ua", "pickup", "workload") and r.event in ("submit", "pickup"):
+            submitted.setdefault(mid, r.time)
+            senders.setdefault(mid, str(r.get("sender", "")))
+        if r.service == "qmgr" and r.event == "active":
+            hosts[mid].add(r.host)
+            senders.setdefault(mid, str(r.get("sender", "")))
+            submitted.setdefault(mid, r.time - float(r.get("age", 0.0)))
+        final = r.event == "delivery" and (
+            (r.service in FINAL_SERVICES and r.get("status") == "sent") or r.get("status") in ("bounced", "expired")
+        )
+        if final:
+            start = submitted.get(mid, r.time)
+            rows.append(
+                [
+                    mid,
+                    senders.get(mid, ""),
+                    r.get("to"),
+                    r.get("orig_to") or r.get("to"),
+                    r.get("status"),
+                    r.get("dsn"),
+                    r.get("text"),
+                    start,
+                    r.time,
+                    r.time - start,
+                    r.host,
+                    r.service,
+                    len(hosts[mid]),
+                ]
+            )
+    return pd.DataFrame(rows, columns=MESSAGE_COLUMNS)
+
+
+def sessions_frames(records: Iterable[TraceRecord]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(sessions, transcripts) from the engine's per-session transcript records."""
+    sessions, lines = [], []
+    for r in records:
+        if r.event != "transcript":
+            continue
+        got = list(r.get("lines") or ())
+        side = r.get("side")
+        replies = [ln.text for ln in got if ln.direction == "S"]
+        sessions.append(
+            {
+                "session": r.get("session"),
+                "host": r.host,
+                "service": r.service,
+                "side": side,
+                "local": r.get("local"),
+                "peer": r.get("peer"),
+                "start": got[0].time if got else r.time,
+                "end": r.time,
+                "duration": r.time - (got[0].time if got else r.time),
+                "lines": len(got),
+                "bytes": sum(ln.size for ln in got),
+                "first_reply": replies[0] if replies else None,
+                "last_reply": replies[-1] if replies else None,
+            }
+        )
+        for ln in got:
+            lines.append([r.get("session"), r.host, r.service, side, ln.time, ln.direction, ln.text, ln.size])
+    columns = [
+        "session",
+        "host",
+        "service",
+        "side",
+        "local",
+        "peer",
+        "start",
+        "end",
+        "duration",
+        "lines",
+        "bytes",
+        "first_reply",
+        "last_reply",
+    ]
+    return (
+        pd.DataFrame(sessions, columns=columns),
+        pd.DataFrame(lines, columns=["session", "host", "service", "side", "time", "direction", "text", "size"]),
+    )
+
+
+def queues_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
+    """Depth of each queue of each host after every move (``queue`` events with ``src``/``dst``)."""
+    depth: dict[tuple[str, str], int] = defaultdict(int)
+    rows = []
+    for r in records:
+        if r.event != "queue":
+            continue
+        for queue, step in ((r.get("src"), -1), (r.get("dst"), +1)):
+            if queue:
+                depth[(r.host, queue)] += step
+                rows.append([r.time, r.host, queue, depth[(r.host, queue)]])
+    return pd.DataFrame(rows, columns=["time", "host", "queue", "depth"])
+
+
+def _simple(records: Iterable[TraceRecord], service: str, columns: list[str]) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for r in records:
+        if r.service == service:
+            row = {"time": r.time, "host": r.host, "event": r.event}
+            row.update({c: r.get(c) for c in columns})
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["time", "host", "event", *columns])
+
+
+def dns_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
+    return _simple(records, "dns", ["qname", "qtype", "status", "from_cache", "latency", "fault"])
+
+
+def net_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
+    return _simple(records, "net", ["conn", "local", "local_port", "peer", "peer_port", "sent", "received", "reason"])
+
+
+def all_frames(records: Sequence[TraceRecord]) -> dict[str, pd.DataFrame]:
+    """Every frame by name (see the module docstring for columns)."""
+    sessions, transcripts = sessions_frames(records)
+    return {
+        "trace": trace_frame(records),
+        "messages": messages_frame(records),
+        "deliveries": deliveries_frame(records),
+        "sessions": sessions,
+        "transcripts": transcripts,
+        "queues": queues_frame(records),
+        "dns": dns_frame(records),
+        "net": net_frame(records),
+    }
