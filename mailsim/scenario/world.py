@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mailsim.core.clock import parse_epoch
@@ -40,6 +41,8 @@ class World:
     agents: list[Any] = field(default_factory=list)
     fidelity: str = "wire"
     warnings: list[str] = field(default_factory=list)
+    files: Path | None = None
+    tls: Any = None
 
     def resolver(self, host: str) -> Resolver:
         return self.resolvers[host]
@@ -120,6 +123,7 @@ def build_world(
     fidelity: str | None = None,
     keep_trace: bool = True,
     builders: tuple[HostBuilder, ...] = (),
+    files: Path | None = None,
 ) -> World:
     """A ready-to-run world: network, DNS, resolvers, then each role builder in order."""
     sim = Simulation(
@@ -133,6 +137,7 @@ def build_world(
     sim.loop.network = network  # type: ignore[union-attr]
     world = World(spec, sim, topology, network, build_zones(spec), build_faults(spec))
     world.fidelity = fidelity or spec.fidelity
+    world.files = files
     build_resolvers(world)
     for builder in builders:
         builder(world)

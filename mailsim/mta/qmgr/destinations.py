@@ -27,6 +27,7 @@ class Entry:
 
     message: Any
     recipients: list[Any]
+    keys: list[str]
     destination: Destination | None = None
 
 

@@ -1,0 +1,259 @@
+"""cleanup(8): the last step before the queue, for mail from smtpd, pickup, bounce and local(8).
+
+Per message: the size limit; header_checks/body_checks actions; canonical mapping of the envelope
+sender and recipients; virtual alias expansion of recipients; and, for clients that match
+local_header_rewrite_clients (or with always_add_missing_headers), the missing Message-ID
+(``<YYYYMMDDhhmmss.QUEUEID@myhostname>``), Date, From and (when configured) the undisclosed
+recipients header, with unqualified header addresses completed with $myorigin. The queue file
+goes to ``incoming`` (or ``hold``), and qmgr is told. Content that cannot be stored (no header
+section at all, or bytes the parser rejects) goes to ``corrupt``: accepted, never silently lost.
+
+Parameters: message_size_limit (10240000), header_checks, body_checks, nested_header_checks,
+mime_header_checks, always_add_missing_headers (no), local_header_rewrite_clients
+(permit_inet_interfaces), undisclosed_recipients_header (empty), myhostname, myorigin,
+canonical_maps, sender_canonical_maps, recipient_canonical_maps, virtual_alias_maps,
+masquerade_domains, enable_original_recipient (yes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailsim.mail.envelope import Envelope, RcptDsn
+from mailsim.mail.message import format_date, make_message_id, split_header_body
+from mailsim.mail.queuefile import QueueFile, QueueState
+from mailsim.mail.reply import Reply
+from mailsim.policy.rewrite.maps import canonical_map, expand_virtual, masquerade
+
+_HEADER_NAME = re.compile(rb"^([!-9;-~]+):")
+_ADDRESS_HEADERS = (b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"resent-from", b"resent-to")
+
+
+@dataclass(slots=True)
+class Origin:
+    """Where a message comes from, as cleanup needs to know it."""
+
+    service: str
+    client_name: str = "localhost"
+    client_address: str = "127.0.0.1"
+    helo: str = ""
+    protocol: str = "ESMTP"
+    sasl_username: str | None = None
+    rewrite_headers: bool = False
+    attributes: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupResult:
+    """The queue id (or None) and the reply smtpd gives its client."""
+
+    queue_id: str | None
+    reply: Reply
+
+
+class Cleanup:
+    """The cleanup service of one host (see the module docstring)."""
+
+    def __init__(self, host: Any, service: str = "cleanup") -> None:
+        self.host = host
+        self.main = host.service_main(service)
+        self.size_limit = self.main.size("message_size_limit")
+        self.header_checks = host.tables(self.main.get("header_checks"))
+        self.body_checks = host.tables(self.main.get("body_checks"))
+        self.always_add = self.main.bool("always_add_missing_headers")
+
+    def process(self, queue_id: str, envelope: Envelope, content: bytes, origin: Origin) -> CleanupResult:
+        """Clean one message up and queue it under ``queue_id`` (assigned when smtpd opened the stream)."""
+        host, now = self.host, self.host.sim.now
+        if self.size_limit and len(content) > self.size_limit:
+            return CleanupResult(None, Reply(552, "5.3.4", "Error: message file too big"))
+        headers, body = _split(content)
+        if headers is None:
+            return self._corrupt(queue_id, envelope, content, origin, "no header section")
+        state, verdict = QueueState.INCOMING, _Verdict()
+        headers = self._check_headers(headers, verdict)
+        self._check_body(body, verdict)
+        if verdict.reject is not None:
+            self._log(queue_id, f"reject: {verdict.what}; from=<{envelope.mail_from}>: {verdict.reject}")
+            return CleanupResult(None, verdict.reject)
+        if verdict.hold:
+            state = QueueState.HOLD
+        if origin.rewrite_headers or self.always_add:
+            headers = self._add_missing(queue_id, envelope, headers)
+        envelope = self._rewrite_envelope(envelope, verdict.redirect)
+        data = b"".join(headers) + b"\r\n" + body
+        message_id = _message_id(headers)
+        attributes = (*origin.attributes, ("message_id", message_id or ""), ("origin", origin.service))
+        qf = QueueFile.from_envelope(queue_id, envelope, data, arrival_time=now, state=state, attributes=attributes,
+                                     originals=tuple(envelope.rcpt_tos))  # fmt: skip
+        host.sim.trace.emit(host.name, "cleanup", "cleanup", queue_id=queue_id, message_id=message_id, size=len(data))
+        if verdict.discard:
+            self._log(queue_id, f"discard: {verdict.what}")
+            return CleanupResult(queue_id, Reply(250, "2.0.0", f"Ok: queued as {queue_id}"))
+        host.queue.enter(qf, service="cleanup")
+        if state is QueueState.INCOMING:
+            host.qmgr.notify(queue_id)
+        return CleanupResult(queue_id, Reply(250, "2.0.0", f"Ok: queued as {queue_id}"))
+
+    def _corrupt(self, queue_id: str, envelope: Envelope, content: bytes, origin: Origin, why: str) -> CleanupResult:
+        qf = QueueFile.from_envelope(queue_id, envelope, content, arrival_time=self.host.sim.now,
+                                     state=QueueState.CORRUPT, attributes=(("origin", origin.service),))  # fmt: skip
+        self.host.queue.enter(qf, service="cleanup")
+        self._log(queue_id, f"warning: {why}: message moved to the corrupt queue")
+        return CleanupResult(queue_id, Reply(250, "2.0.0", f"Ok: queued as {queue_id}"))
+
+    def _log(self, queue_id: str, text: str) -> None:
+        self.host.sim.trace.emit(self.host.name, "cleanup", "action", queue_id=queue_id, text=text)
+
+    # -- content checks ---------------------------------------------------------------------------
+
+    def _check_headers(self, headers: list[bytes], verdict: _Verdict) -> list[bytes]:
+        if not self.header_checks:
+            return headers
+        out: list[bytes] = []
+        for header in headers:
+            text = header.decode("utf-8", "replace").rstrip("\r\n").replace("\r\n", "\n")
+            action = _first(self.header_checks, text)
+            out.extend(verdict.apply(action, header, f"header {text.splitlines()[0] if text else ''}"))
+        return out
+
+    def _check_body(self, body: bytes, verdict: _Verdict) -> None:
+        if not self.body_checks:
+            return
+        for line in body.split(b"\r\n"):
+            text = line.decode("utf-8", "replace")
+            action = _first(self.body_checks, text)
+            if action is not None:
+                verdict.apply(action, line, f"body {text}")
+                if verdict.reject is not None:
+                    return
+
+    # -- grooming -----------------------------------------------------------------------------------
+
+    def _add_missing(self, queue_id: str, envelope: Envelope, headers: list[bytes]) -> list[bytes]:
+        main, sim = self.main, self.host.sim
+        names = {_name(h) for h in headers}
+        origin = main.get("myorigin")
+        headers = [_qualify(h, origin) if _name(h) in _ADDRESS_HEADERS else h for h in headers]
+        if b"message-id" not in names:
+            mid = make_message_id(sim, main.get("myhostname"), queue_id=queue_id)
+            headers.append(f"Message-Id: {mid}\r\n".encode())
+        if b"date" not in names:
+            headers.append(f"Date: {format_date(sim.wallclock())}\r\n".encode())
+        if b"from" not in names:
+            sender = envelope.mail_from or f"MAILER-DAEMON@{main.get('myhostname')}"
+            headers.append(f"From: {_qualify_address(sender, origin)}\r\n".encode())
+        undisclosed = main.get("undisclosed_recipients_header")
+        if undisclosed and not names & {b"to", b"cc", b"bcc", b"resent-to", b"resent-cc"}:
+            headers.append(undisclosed.encode() + b"\r\n")
+        return [h for h in headers if _name(h) != b"bcc"]
+
+    def _rewrite_envelope(self, envelope: Envelope, redirect: str | None) -> Envelope:
+        settings = self.host.rewrite.settings
+        sender = envelope.mail_from
+        if sender:
+            sender = masquerade(canonical_map(sender, "sender", settings), settings)
+        recipients: list[str] = []
+        for rcpt in [redirect] if redirect else envelope.rcpt_tos:
+            mapped = canonical_map(rcpt, "recipient", settings)
+            for final in expand_virtual(mapped, settings).addresses:
+                if final not in recipients:
+                    recipients.append(final)
+        if sender == envelope.mail_from and tuple(recipients) == tuple(envelope.rcpt_tos):
+            return envelope
+        return envelope.replace(
+            mail_from=sender, rcpt_tos=tuple(recipients), rcpt_options=(), rcpt_dsn=_dsn_for(envelope, recipients)
+        )
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """What header_checks/body_checks decided so far."""
+
+    reject: Reply | None = None
+    discard: bool = False
+    hold: bool = False
+    redirect: str | None = None
+    what: str = ""
+
+    def apply(self, action: str | None, original: bytes, what: str) -> list[bytes]:
+        if action is None:
+            return [original]
+        verb, _, text = action.strip().partition(" ")
+        verb = verb.upper()
+        if verb == "REJECT":
+            self.reject, self.what = Reply(550, "5.7.1", text.strip() or "message content rejected"), what
+        elif verb == "DISCARD":
+            self.discard, self.what = True, what
+        elif verb == "HOLD":
+            self.hold, self.what = True, what
+        elif verb == "REDIRECT":
+            self.redirect = text.strip()
+        elif verb == "IGNORE":
+            return []
+        elif verb == "PREPEND":
+            return [text.strip().encode() + b"\r\n", original]
+        elif verb == "REPLACE":
+            return [text.strip().encode() + b"\r\n"]
+        elif verb[:1] in ("4", "5") and verb[:3].isdigit():
+            self.reject, self.what = Reply(int(verb[:3]), f"{verb[0]}.7.1", text.strip() or "Error"), what
+        return [original]
+
+
+def _first(tables: Sequence[Any], text: str) -> str | None:
+    for table in tables:
+        value = table.lookup(text)
+        if value is not None:
+            return str(value)
+    return None
+
+
+def _split(content: bytes) -> tuple[list[bytes] | None, bytes]:
+    """Logical header lines (each with its folded continuation lines) and the body."""
+    head, body = split_header_body(content)
+    if not head.strip():
+        return None, body
+    headers: list[bytes] = []
+    for line in head.replace(b"\r\n", b"\n").split(b"\n"):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and headers:
+            headers[-1] += line + b"\r\n"
+        elif _HEADER_NAME.match(line):
+            headers.append(line + b"\r\n")
+        else:
+            return None, body
+    return headers, body
+
+
+def _name(header: bytes) -> bytes:
+    return header.split(b":", 1)[0].strip().lower()
+
+
+def _message_id(headers: list[bytes]) -> str | None:
+    for header in headers:
+        if _name(header) == b"message-id":
+            return header.split(b":", 1)[1].decode("utf-8", "replace").strip().strip("<>") or None
+    return None
+
+
+def _qualify_address(address: str, origin: str) -> str:
+    return address if "@" in address or not address else f"{address}@{origin}"
+
+
+def _qualify(header: bytes, origin: str) -> bytes:
+    """Append @$myorigin to bare local names in an address header (Postfix's header rewriting)."""
+    name, _, value = header.partition(b":")
+    text = value.decode("utf-8", "replace")
+    fixed = re.sub(r"(?<![@\w.<\"-])([A-Za-z0-9._%+-]+)(?=\s*(?:,|>|$|\r?\n))",
+                   lambda m: m.group(1) if "@" in m.group(1) else f"{m.group(1)}@{origin}", text.rstrip("\r\n"))  # fmt: skip
+    return name + b":" + fixed.encode() + b"\r\n" if fixed != text.rstrip("\r\n") else header
+
+
+def _dsn_for(envelope: Envelope, recipients: list[str]) -> tuple[RcptDsn, ...]:
+    """Each rewritten recipient keeps the DSN request of the recipient it came from (or the default)."""
+    by_address = {r: envelope.dsn_for(i) for i, r in enumerate(envelope.rcpt_tos)}
+    return tuple(by_address.get(r, RcptDsn()) for r in recipients)

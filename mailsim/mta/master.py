@@ -1,0 +1,221 @@
+"""master(8): one host's Postfix instance, built from its main.cf and master.cf.
+
+A :class:`MailHost` owns what Postfix's daemons share on one machine: the configuration, the
+queue directory, the trivial-rewrite service, qmgr, cleanup and bounce, and the delivery agents
+and smtpd listeners that master.cf names. Daemons reach each other by service name through the
+host (``host.agent("smtp")``), never by import, as Postfix's do through master.cf. The host also
+offers delivery agents (da/) the small contract they need (``mailsim.da.agent.AgentHost``): its
+tables, its accounts, its files, and ``submit`` to re-inject mail through cleanup.
+
+Parameters: default_process_limit (100), myhostname, mydestination, and every parameter read by
+the services it starts (each module lists its own).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mailsim.config.hostfacts import HostFacts
+from mailsim.config.loader import HostConfig, load_config
+from mailsim.config.maincf import MainCf, parse_main_cf
+from mailsim.config.mastercf import DEFAULT_MASTER_CF, parse_master_cf
+from mailsim.config.tables import Table, open_table, split_list
+from mailsim.engine.server import SmtpServerFactory
+from mailsim.mail.delivery import RecipientStatus
+from mailsim.mail.envelope import Envelope
+from mailsim.mail.queuefile import QueueFile
+from mailsim.mta.bounce import Bounce
+from mailsim.mta.cleanup import Cleanup, Origin
+from mailsim.mta.error import DiscardAgent, ErrorAgent, Unavailable
+from mailsim.mta.qmgr.manager import Qmgr
+from mailsim.mta.queue_directory import QueueDirectory
+from mailsim.mta.smtp import SmtpAgent
+from mailsim.mta.smtpd import Smtpd
+from mailsim.mta.trivial_rewrite import TrivialRewrite
+
+SYSTEM_ACCOUNTS = (("root", "/root", 0), ("daemon", "/usr/sbin", 1), ("nobody", "/nonexistent", 65534))
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A UNIX account as local(8) sees it through getpwnam()."""
+
+    name: str
+    home: str
+    uid: int
+
+
+@dataclass
+class HostParts:
+    """What the world gives a host: its place in the network, DNS, files, users and certificates."""
+
+    sim: Any
+    name: str
+    addresses: tuple[str, ...]
+    config_folder: Path | None
+    resolver: Any
+    files: Path
+    users: Sequence[Any] = ()
+    tls: Any = None
+    transcripts: Any = None
+    programs: Mapping[str, Any] = field(default_factory=dict)
+    commands: Mapping[str, Any] = field(default_factory=dict)
+    """Delivery-agent factories by master.cf command (local, virtual, pipe): ``factory(host, service_entry)``."""
+
+
+class MailHost:
+    """A Postfix host: configuration, queues and the services of its master.cf."""
+
+    def __init__(self, parts: HostParts) -> None:
+        self.sim = parts.sim
+        self.name = parts.name
+        self.addresses = parts.addresses
+        self.resolver = parts.resolver
+        self.files = parts.files
+        self.tls_authority = parts.tls
+        self.transcripts = parts.transcripts
+        self.programs = dict(parts.programs)
+        self.commands = dict(parts.commands)
+        facts = HostFacts(parts.name, parts.addresses)
+        self.config = _load(parts.config_folder, facts)
+        self.main: MainCf = self.config.main
+        self._tables: dict[str, Table] = {}
+        self._agents: dict[str, Any] = {}
+        self.passwd = _accounts(self, parts.users)
+        self.sasl = {u.address: u.password for u in parts.users if u.password}
+        self.local_names = frozenset({self.main.get("myhostname").lower(), self.name.lower()})
+        self.queue = QueueDirectory(self.sim, self.name)
+        self.rewrite = TrivialRewrite.for_host(self)
+        self.cleanup = Cleanup(self)
+        self.bounce_service = Bounce(self)
+        self.qmgr = Qmgr(self)
+        self.listeners: list[Any] = []
+
+    # -- configuration ---------------------------------------------------------------------------------
+
+    @property
+    def folder(self) -> Path:
+        return self.config.folder or self.files
+
+    def service_main(self, service: str, type: str | None = None) -> MainCf:
+        """main.cf as a master.cf service sees it (its ``-o`` overrides applied)."""
+        return self.config.service_main_cf(service, type)
+
+    def table(self, spec: str) -> Table:
+        """A lookup table, opened once, with paths relative to this host's config folder.
+
+        Tables named by alias_maps or alias_database are read in aliases(5) syntax, as postalias
+        would have compiled them; every other table in postmap(1) syntax.
+        """
+        found = self._tables.get(spec)
+        if found is None:
+            passwd = {a.name: f"{a.name}:x:{a.uid}:{a.uid}::{a.home}:/bin/sh" for a in self.passwd.values()}
+            aliases = set(split_list(self.main.get("alias_maps"))) | set(split_list(self.main.get("alias_database")))
+            syntax = "aliases" if spec in aliases else "postmap"
+            found = open_table(spec, self.folder, passwd=passwd, syntax=syntax)
+            self._tables[spec] = found
+        return found
+
+    def tables(self, value: str) -> list[Table]:
+        return [self.table(spec) for spec in split_list(value)]
+
+    def home(self, name: str) -> Path:
+        account = self.passwd[name]
+        return self.files / account.home.lstrip("/")
+
+    def client_tls_context(self) -> ssl.SSLContext | None:
+        return self.tls_authority.client_context() if self.tls_authority is not None else None
+
+    def server_tls_context(self) -> ssl.SSLContext | None:
+        return self.tls_authority.server_context(self.main.get("myhostname")) if self.tls_authority else None
+
+    # -- services --------------------------------------------------------------------------------------
+
+    def resolve(self, address: str, sender: str) -> tuple[str, str, str]:
+        """trivial-rewrite's answer for qmgr: (transport, nexthop, recipient)."""
+        answer = self.rewrite.resolve(address, sender)
+        return answer.transport, answer.nexthop, answer.recipient
+
+    def process_limit(self, transport: str) -> int:
+        service = self.config.master.service(transport, "unix")
+        return service.process_limit(self.main) if service else self.main.int("default_process_limit")
+
+    def agent(self, transport: str) -> Any:
+        """The delivery agent behind a transport name, built from its master.cf entry on first use."""
+        found = self._agents.get(transport)
+        if found is None:
+            found = self._build_agent(transport)
+            self._agents[transport] = found
+        return found
+
+    def _build_agent(self, transport: str) -> Any:
+        service = self.config.master.service(transport, "unix")
+        if service is None:
+            return Unavailable(self, transport)
+        command = service.command
+        if command == "smtp":
+            return SmtpAgent(self, transport)
+        if command == "lmtp":
+            return SmtpAgent(self, transport, lmtp=True)
+        if command in ("error", "discard"):
+            return (ErrorAgent if command == "error" else DiscardAgent)(self, transport)
+        factory = self.commands.get(command)
+        return factory(self, service) if factory is not None else Unavailable(self, transport)
+
+    def submit(
+        self, sender: str, recipients: Sequence[str], content: bytes, *, service: str,
+        attributes: Sequence[tuple[str, str]] = (),
+    ) -> str | None:  # fmt: skip
+        """Inject a message through cleanup as local mail (pickup, bounce, local(8) forwarding)."""
+        queue_id = self.queue.new_queue_id()
+        origin = Origin(service, rewrite_headers=True, protocol="local", attributes=list(attributes))
+        result = self.cleanup.process(queue_id, Envelope(sender, tuple(recipients)), content, origin)
+        return result.queue_id
+
+    def bounce(self, qf: QueueFile, statuses: Sequence[RecipientStatus], kind: str) -> str | None:
+        return self.bounce_service.notify(qf, statuses, kind)
+
+    # -- listeners ---------------------------------------------------------------------------------------
+
+    def smtpd_factories(self) -> list[tuple[str, int, SmtpServerFactory]]:
+        """(service, port, factory) for every master.cf inet service that runs smtpd."""
+        found = []
+        for service in self.config.master.services():
+            if service.type != "inet" or service.command != "smtpd":
+                continue
+            _, port = service.listen(self.main.get("known_tcp_ports"))
+            name = "submission" if port == 587 else ("smtps" if port == 465 else service.name.rpartition(":")[2])
+            hooks = Smtpd(self, service.name)
+            factory = SmtpServerFactory(hooks.server_settings(), hooks, service=name, host=self.name,
+                                        transcripts=self.transcripts)  # fmt: skip
+            found.append((name, port, factory))
+        return found
+
+    async def start(self, loop: Any) -> None:
+        """Listen on every address of the host for each smtpd service (master.cf inet entries)."""
+        for service, port, factory in self.smtpd_factories():
+            for address in self.addresses:
+                server = await loop.create_server(factory, host=address, port=port)
+                self.listeners.append((service, address, port, server))
+            self.sim.trace.emit(self.name, "master", "listen", name=service, port=port)
+
+
+def _load(folder: Path | None, facts: HostFacts) -> HostConfig:
+    if folder is not None:
+        return load_config(folder, facts)
+    master = parse_master_cf(DEFAULT_MASTER_CF, file="master.cf")
+    return HostConfig(parse_main_cf("", file="main.cf", host=facts, master=master), master, None)
+
+
+def _accounts(host: MailHost, users: Sequence[Any]) -> dict[str, Account]:
+    accounts = {name: Account(name, home, uid) for name, home, uid in SYSTEM_ACCOUNTS}
+    destinations = {d.lower() for d in host.main.list("mydestination")}
+    for uid, user in enumerate(users, start=1000):
+        local, _, domain = user.address.partition("@")
+        if domain.lower() in destinations or domain.lower() == host.name.lower():
+            accounts.setdefault(local.lower(), Account(local.lower(), f"/home/{local.lower()}", uid))
+    return accounts

@@ -1,0 +1,265 @@
+"""smtp(8): the SMTP client delivery agent (also relay, and lmtp for LMTP destinations).
+
+For a request to ``nexthop`` it looks up MX records (unless the nexthop is ``[bracketed]``), the
+addresses of each MX host in preference order (RFC 5321 §5.1; ties shuffled by the host's seeded
+stream), and tries them until one session completes: at most smtp_mx_address_limit addresses
+and smtp_mx_session_limit sessions. A connection that is refused, times out, breaks, or gets a
+4xx/5xx greeting moves on to the next address. Each recipient gets the verdict of the session
+that took it (2xx sent, 4xx deferred, 5xx bounced, Postfix's "host X said: ... (in reply to RCPT
+TO command)"); when no host could be reached the *site* failed: every recipient is deferred with
+the last connection error and qmgr gets negative feedback. A null MX bounces with 5.1.10, an
+unknown domain with 5.4.4, a DNS failure defers with 4.4.3, an MX list that loops back to this
+host bounces with 5.4.6.
+
+Parameters: smtp_helo_name ($myhostname), smtp_mx_address_limit (5), smtp_mx_session_limit (2),
+smtp_connect_timeout (30s) and the other smtp_*_timeout values, smtp_tls_security_level (empty =
+none), smtp_sasl_auth_enable (no), smtp_sasl_password_maps, smtp_fallback_relay / fallback_relay,
+inet_protocols (all), smtp_address_preference (any), lmtp_* for the lmtp service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from mailsim.dns.mx import MxStatus, addresses_of, mx_plan, order_addresses
+from mailsim.dns.zones import Status
+from mailsim.engine.bridge import event_from_awaitable
+from mailsim.engine.client import (
+    ClientTimeouts,
+    Credentials,
+    Outcome,
+    SessionPlan,
+    SessionResult,
+    StartTls,
+    Transaction,
+    deliver,
+)
+from mailsim.engine.simloop import host_context
+from mailsim.mail.delivery import DeliverRequest, DeliveryStatus, RecipientStatus
+from mailsim.mail.report import DeliveryReport
+from mailsim.policy.rewrite.resolve import parse_nexthop
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One address to try: the MX host's name, its IP, and the port."""
+
+    name: str
+    address: str
+    port: int
+
+
+class Unroutable(Exception):
+    """No address to try: carries the status every recipient gets."""
+
+    def __init__(self, status: DeliveryStatus, dsn: str, reason: str, site: bool = False) -> None:
+        super().__init__(reason)
+        self.status, self.dsn, self.reason, self.site = status, dsn, reason, site
+
+
+class SmtpAgent:
+    """The smtp (or lmtp) delivery agent of one host."""
+
+    def __init__(self, host: Any, service: str = "smtp", *, lmtp: bool = False) -> None:
+        self.host = host
+        self.service = service
+        self.lmtp = lmtp
+        main = host.service_main(service)
+        prefix = "lmtp" if lmtp else "smtp"
+        self.prefix = prefix
+        self.main = main
+        self.helo_name = main.get(f"{prefix}_helo_name")
+        self.timeouts = ClientTimeouts(
+            connect=main.time(f"{prefix}_connect_timeout"), helo=main.time(f"{prefix}_helo_timeout"),
+            mail=main.time(f"{prefix}_mail_timeout"), rcpt=main.time(f"{prefix}_rcpt_timeout"),
+            data_init=main.time(f"{prefix}_data_init_timeout"), data_xfer=main.time(f"{prefix}_data_xfer_timeout"),
+            data_done=main.time(f"{prefix}_data_done_timeout"), quit=main.time(f"{prefix}_quit_timeout"),
+        )  # fmt: skip
+        level = main.get(f"{prefix}_tls_security_level") or "none"
+        self.starttls = {"encrypt": StartTls.ENCRYPT, "may": StartTls.MAY}.get(level, StartTls.NONE)
+        self.rng = host.sim.rng(f"{host.name}.{service}.mx")
+
+    def deliver(self, request: DeliverRequest) -> simpy.Event:
+        """qmgr's call: a simpy event whose value is the :class:`DeliveryReport`."""
+        return event_from_awaitable(self.host.sim, self._run(request))
+
+    async def _run(self, request: DeliverRequest) -> DeliveryReport:
+        with host_context(self.host.name):
+            start = self.host.sim.now
+            try:
+                targets = await self._targets(request.nexthop)
+            except Unroutable as exc:
+                return self._all(request, exc.status, exc.dsn, exc.reason, start, site=exc.site)
+            return await self._sessions(request, targets, start)
+
+    async def _targets(self, nexthop: str) -> list[Target]:
+        hop = parse_nexthop(nexthop, default_port=24 if self.lmtp else 25)
+        port = hop.port or 25
+        if not hop.mx_lookup:
+            return [Target(hop.host, a, port) for a in await self._addresses(hop.host)]
+        resolver = self.host.resolver
+        answer = await resolver.aquery(hop.host, "MX")
+        plan = mx_plan(hop.host, answer, self.rng, local_names=self.host.local_names)
+        if plan.status is MxStatus.NULL_MX:
+            raise Unroutable(DeliveryStatus.BOUNCED, "5.1.10", f"Domain {hop.host} does not accept mail (nullMX)")
+        if plan.status is MxStatus.NOT_FOUND:
+            raise Unroutable(
+                DeliveryStatus.BOUNCED, "5.4.4",
+                f"Host or domain name not found. Name service error for name={hop.host} type=MX: Host not found",
+            )  # fmt: skip
+        if plan.status is MxStatus.TEMPFAIL:
+            raise Unroutable(
+                DeliveryStatus.DEFERRED, "4.4.3",
+                f"Host or domain name not found. Name service error for name={hop.host} type=MX: "
+                "Host not found, try again",
+                site=True,
+            )  # fmt: skip
+        if plan.status is MxStatus.LOOP:
+            raise Unroutable(DeliveryStatus.BOUNCED, "5.4.6", f"mail for {hop.host} loops back to myself")
+        targets: list[Target] = []
+        for mx in plan.hosts:
+            targets.extend(Target(mx.host, a, port) for a in await self._addresses(mx.host, strict=False))
+        if not targets:
+            raise Unroutable(DeliveryStatus.DEFERRED, "4.4.3", f"Host or domain name not found for {hop.host}", True)
+        return targets[: self.main.int(f"{self.prefix}_mx_address_limit") or None]
+
+    async def _addresses(self, name: str, strict: bool = True) -> list[str]:
+        resolver = self.host.resolver
+        v4 = await resolver.aquery(name, "A")
+        v6 = await resolver.aquery(name, "AAAA")
+        found = order_addresses(addresses_of(v4), addresses_of(v6), inet_protocols=self.main.get("inet_protocols"),
+                                preference=self.main.get(f"{self.prefix}_address_preference"), rng=self.rng)  # fmt: skip
+        if not found and strict:
+            if Status.NXDOMAIN in (v4.status, v6.status) or v4.status is Status.NODATA:
+                raise Unroutable(
+                    DeliveryStatus.BOUNCED, "5.4.4",
+                    f"Host or domain name not found. Name service error for name={name} type=A: Host not found",
+                )  # fmt: skip
+            raise Unroutable(DeliveryStatus.DEFERRED, "4.4.3", f"Host or domain name not found for {name}", True)
+        return found
+
+    async def _sessions(self, request: DeliverRequest, targets: Sequence[Target], start: float) -> DeliveryReport:
+        qf = self.host.queue.get(request.queue_id)
+        content = qf.content if qf is not None else b""
+        limit = self.main.int(f"{self.prefix}_mx_session_limit") or len(targets)
+        last_reason, sessions = "no mail exchanger could be reached", 0
+        for target in targets:
+            if sessions >= limit:
+                break
+            result = await deliver(self._plan(request, target, content), record=False,
+                                   transcripts=self.host.transcripts, host=self.host.name, service=self.service)  # fmt: skip
+            if result.outcome is not Outcome.REFUSED and result.outcome is not Outcome.UNREACHABLE:
+                sessions += 1
+            if _answered(result):
+                return self._report(request, target, result, start)
+            last_reason = _connect_reason(target, result)
+        return self._all(request, DeliveryStatus.DEFERRED, "4.4.1", last_reason, start, site=True)
+
+    def _plan(self, request: DeliverRequest, target: Target, content: bytes) -> SessionPlan:
+        options = [f"SIZE={request.size}"] if not self.lmtp else []
+        if request.envid:
+            options.append(f"ENVID={request.envid}")
+        transaction = Transaction(request.sender, request.addresses, content, tuple(options))
+        credentials = self._credentials(request.nexthop)
+        return SessionPlan(
+            target.address, self.helo_name, transaction, port=target.port,
+            source_address=self.host.addresses[0] if self.host.addresses else None,
+            starttls=self.starttls, tls_context=self.host.client_tls_context(), server_name=target.name,
+            credentials=credentials, timeouts=self.timeouts,
+        )  # fmt: skip
+
+    def _credentials(self, nexthop: str) -> Credentials | None:
+        if not self.main.bool(f"{self.prefix}_sasl_auth_enable"):
+            return None
+        for table in self.host.tables(self.main.get(f"{self.prefix}_sasl_password_maps")):
+            hop = parse_nexthop(nexthop)
+            for key in (nexthop, hop.host, f"[{hop.host}]"):
+                value = table.lookup(key)
+                if value:
+                    user, _, password = value.partition(":")
+                    return Credentials(user, password)
+        return None
+
+    def _report(self, request: DeliverRequest, target: Target, result: SessionResult, start: float) -> DeliveryReport:
+        by_address = {r.address: r for r in result.recipients}
+        statuses = []
+        for rcpt in request.recipients:
+            got = by_address.get(rcpt.address)
+            reply = got.reply if got is not None and got.reply is not None else result.reply
+            command = (
+                "RCPT TO" if got is not None and got.reply is not None and got.reply.code >= 400 else "end of DATA"
+            )
+            if reply is None:
+                statuses.append(self._status(request, rcpt, DeliveryStatus.DEFERRED, "4.4.2",
+                                             f"lost connection with {target.name}[{target.address}]", target, start))  # fmt: skip
+                continue
+            if reply is result.reply and result.stage in _COMMANDS:
+                command = _COMMANDS[result.stage]
+            status = RecipientStatus.from_reply(rcpt.address, reply, host=target.name, address=target.address,
+                                                command=command, port=target.port)  # fmt: skip
+            statuses.append(self._finish(request, rcpt, status, result, start))
+        return DeliveryReport(tuple(statuses))
+
+    def _finish(self, request: DeliverRequest, rcpt: Any, status: RecipientStatus, result: SessionResult,
+                start: float) -> RecipientStatus:  # fmt: skip
+        now = self.host.sim.now
+        connect = max(0.0, (result.started or start) - start)
+        delays = (0.0, max(0.0, start - request.arrival_time), connect, max(0.0, now - start - connect))
+        status = RecipientStatus(status.recipient, status.status, status.dsn, status.reason, status.reply,
+                                 status.relay, status.remote_mta, now - request.arrival_time, delays,
+                                 rcpt.original, rcpt.dsn)  # fmt: skip
+        self._log(request, status)
+        return status
+
+    def _status(self, request: DeliverRequest, rcpt: Any, kind: DeliveryStatus, dsn: str, reason: str,
+                target: Target | None, start: float) -> RecipientStatus:  # fmt: skip
+        now = self.host.sim.now
+        relay = f"{target.name}[{target.address}]:{target.port}" if target else "none"
+        status = RecipientStatus(rcpt.address, kind, dsn, reason, None, relay, target.name if target else None,
+                                 now - request.arrival_time, (0.0, max(0.0, start - request.arrival_time), 0.0,
+                                 now - start), rcpt.original, rcpt.dsn)  # fmt: skip
+        self._log(request, status)
+        return status
+
+    def _all(self, request: DeliverRequest, kind: DeliveryStatus, dsn: str, reason: str, start: float,
+             *, site: bool = False) -> DeliveryReport:  # fmt: skip
+        statuses = tuple(self._status(request, r, kind, dsn, reason, None, start) for r in request.recipients)
+        return DeliveryReport(statuses, site_failure=reason if site else None, site_dsn=dsn)
+
+    def _log(self, request: DeliverRequest, status: RecipientStatus) -> None:
+        qf = self.host.queue.get(request.queue_id)
+        self.host.sim.trace.emit(
+            self.host.name, self.service, "delivery", queue_id=request.queue_id,
+            message_id=qf.attribute("message_id") if qf else None, to=status.recipient, orig_to=status.original,
+            relay=status.relay, delay=status.delay, delays=status.delays, dsn=status.dsn, status=str(status.status),
+            text=status.reason,
+        )  # fmt: skip
+
+
+_TRY_NEXT = ("connect", "greeting", "ehlo", "helo", "starttls", "auth")
+_COMMANDS = {"mail": "MAIL FROM", "rcpt": "RCPT TO", "data": "DATA", "done": "end of DATA"}
+
+
+def _answered(result: SessionResult) -> bool:
+    """Did a server take responsibility for the recipients (any verdict past the greeting)?"""
+    if result.outcome is Outcome.COMPLETED:
+        return True
+    return result.outcome is Outcome.REJECTED and result.stage not in _TRY_NEXT
+
+
+def _connect_reason(target: Target, result: SessionResult) -> str:
+    where = f"{target.name}[{target.address}]:{target.port}"
+    if result.outcome is Outcome.REFUSED:
+        return f"connect to {where}: Connection refused"
+    if result.outcome is Outcome.UNREACHABLE:
+        return f"connect to {where}: Connection timed out"
+    if result.outcome is Outcome.TIMEOUT:
+        return f"conversation with {target.name}[{target.address}] timed out while {result.stage}"
+    if result.outcome is Outcome.LOST:
+        return f"lost connection with {target.name}[{target.address}] while {result.stage}"
+    reply = result.reply.oneline() if result.reply else result.detail
+    return f"host {target.name}[{target.address}] refused to talk to me: {reply}"

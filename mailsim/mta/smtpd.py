@@ -1,0 +1,277 @@
+"""smtpd(8): the decisions behind an SMTP server port (``smtp`` on 25, ``submission`` on 587, ...).
+
+The engine (aiosmtpd, :mod:`mailsim.engine.server`) speaks the protocol; :class:`Smtpd` implements
+its hooks. On connect it looks up the client's name (PTR, then the forward lookup that confirms it;
+"unknown" otherwise, as Postfix names clients); each command is judged by the pure restriction
+engine (:mod:`mailsim.policy.restrictions`) with Postfix's delayed evaluation; AUTH checks the
+host's SASL accounts; the first accepted recipient opens a cleanup stream and so gets the queue
+id; at the end of DATA smtpd prepends its Received header and hands the message to cleanup,
+whose answer is the reply. Every decision is in the trace in Postfix's maillog vocabulary.
+
+Parameters: smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_sasl_auth_enable (no),
+smtpd_tls_security_level, smtpd_tls_auth_only (no), smtpd_banner, smtpd_timeout (300s),
+message_size_limit (10240000), local_header_rewrite_clients (permit_inet_interfaces), myhostname,
+and those of :class:`mailsim.engine.server.ServerSettings`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import dns.reversename
+
+from mailsim.dns.mx import addresses_of
+from mailsim.dns.zones import Status
+from mailsim.engine.hooks import MailOptions, SmtpSession
+from mailsim.engine.server import ServerSettings
+from mailsim.mail.envelope import Envelope
+from mailsim.mail.received import received_header, with_protocol
+from mailsim.mail.reply import Reply
+from mailsim.mta.cleanup import Origin
+from mailsim.policy.restrictions.model import ActionKind, DnsStatus, PolicyWorld, SmtpdContext, Stage, Verdict
+from mailsim.policy.restrictions.stages import SmtpdRestrictions
+
+GREET = None
+OK_HELO = Reply(250, None, "Ok")
+OK_AUTH = Reply(235, "2.7.0", "Authentication successful")
+BAD_AUTH = Reply(535, "5.7.8", "Error: authentication failed: authentication failure")
+OK_MAIL = Reply(250, "2.1.0", "Ok")
+OK_RCPT = Reply(250, "2.1.5", "Ok")
+GO_AHEAD = Reply(354, None, "End data with <CR><LF>.<CR><LF>")
+
+
+@dataclass
+class _Conn:
+    """Per-connection state (kept in the engine session's scratch space)."""
+
+    ctx: SmtpdContext
+    counts: Counter[str] = field(default_factory=Counter)
+    queue_id: str | None = None
+    actions: list[Any] = field(default_factory=list)
+
+
+class Smtpd:
+    """The hooks of one smtpd service on one host."""
+
+    def __init__(self, host: Any, service: str = "smtp") -> None:
+        self.host = host
+        self.service = service
+        self.main = host.service_main(service, "inet")
+        world = PolicyWorld(mail_domain=self._mail_domain, host_name=self._host_name, local_users=self._local_user)
+        self.restrictions = SmtpdRestrictions.from_main(self.main, host.table, world)
+        self.rewrite_clients = self.main.list("local_header_rewrite_clients")
+        self.sasl_enabled = self.main.bool("smtpd_sasl_auth_enable")
+
+    def server_settings(self) -> ServerSettings:
+        """The engine settings of this service (main.cf with the master.cf ``-o`` overrides)."""
+        names = ("myhostname", "smtpd_banner", "message_size_limit", "smtputf8_enable", "smtpd_tls_security_level",
+                 "smtpd_sasl_auth_enable", "smtpd_tls_auth_only", "smtpd_timeout", "smtpd_helo_required",
+                 "line_length_limit", "smtpd_soft_error_limit", "smtpd_hard_error_limit", "smtpd_error_sleep_time",
+                 "smtpd_junk_command_limit")  # fmt: skip
+        values = {name: self.main.get(name) for name in names}
+        return ServerSettings.from_main_cf(values, tls_context=self.host.server_tls_context())
+
+    # -- the outside world for restrictions (zero-latency lookups; see dns.resolver.lookup_now) -------
+
+    def _mail_domain(self, domain: str) -> DnsStatus:
+        resolver = self.host.resolver
+        mx = resolver.lookup_now(domain, "MX")
+        if mx.status is Status.NOERROR:
+            return DnsStatus.NULL_MX if mx.values == ((0, "."),) or mx.values == ((0, ""),) else DnsStatus.OK
+        return self._host_name(domain)
+
+    def _host_name(self, name: str) -> DnsStatus:
+        answer = self.host.resolver.lookup_now(name, "A")
+        if answer.status is Status.NOERROR:
+            return DnsStatus.OK
+        if answer.status in (Status.SERVFAIL, Status.TIMEOUT):
+            return DnsStatus.TEMPFAIL
+        return DnsStatus.NOT_FOUND
+
+    def _local_user(self, name: str) -> bool:
+        return name.lower() in self.host.passwd
+
+    # -- hooks ---------------------------------------------------------------------------------------
+
+    async def connect(self, session: SmtpSession) -> Reply | None:
+        name, reverse, status = await self._client_name(session.peer_ip)
+        ctx = SmtpdContext(session.peer_ip, name, reverse, status, protocol="SMTP")
+        conn = _Conn(ctx)
+        session.state["smtpd"] = conn
+        self._emit("connect", client=ctx.namaddr)
+        return self._judge(conn, Stage.CONNECT, "CONNECT")
+
+    async def helo(self, session: SmtpSession, name: str, esmtp: bool) -> Reply:
+        conn = self._conn(session)
+        conn.counts["ehlo" if esmtp else "helo"] += 1
+        conn.ctx = replace(conn.ctx, helo_name=name, protocol="ESMTP" if esmtp else "SMTP")
+        return self._judge(conn, Stage.HELO, "HELO") or OK_HELO
+
+    async def auth(self, session: SmtpSession, mechanism: str, login: str, password: str) -> Reply:
+        conn = self._conn(session)
+        conn.counts["auth"] += 1
+        accounts = self.host.sasl
+        known = accounts.get(login)
+        if known is None and "@" not in login:
+            known = next((pw for user, pw in accounts.items() if user.split("@")[0] == login), None)
+        if not self.sasl_enabled or known is None or known != password:
+            self.host.sim.trace.emit(self.host.name, "smtpd", "auth_failed", client=conn.ctx.namaddr,
+                                     mechanism=mechanism, login=login)  # fmt: skip
+            return BAD_AUTH
+        conn.ctx = replace(conn.ctx, sasl_username=login, sasl_method=mechanism)
+        return OK_AUTH
+
+    async def mail(self, session: SmtpSession, address: str, options: MailOptions) -> Reply:
+        conn = self._conn(session)
+        conn.counts["mail"] += 1
+        conn.ctx = replace(
+            conn.ctx, sender=address, recipient=None, recipient_count=0, encrypted=session.tls is not None
+        )
+        return self._judge(conn, Stage.MAIL, "MAIL") or OK_MAIL
+
+    async def rcpt(self, session: SmtpSession, address: str, options: MailOptions) -> Reply:
+        conn = self._conn(session)
+        conn.counts["rcpt"] += 1
+        conn.ctx = replace(conn.ctx, recipient=address)
+        refused = self._judge(conn, Stage.RCPT, "RCPT")
+        if refused is not None:
+            return refused
+        conn.ctx = replace(conn.ctx, recipient_count=conn.ctx.recipient_count + 1)
+        if conn.queue_id is None:
+            conn.queue_id = self.host.queue.new_queue_id()
+            conn.ctx = replace(conn.ctx, queue_id=conn.queue_id)
+            fields = {"sasl_method": conn.ctx.sasl_method, "sasl_username": conn.ctx.sasl_username}
+            self.host.sim.trace.emit(self.host.name, "smtpd", "client", queue_id=conn.queue_id,
+                                     client=conn.ctx.namaddr, **fields)  # fmt: skip
+        return OK_RCPT
+
+    async def data_start(self, session: SmtpSession) -> Reply:
+        conn = self._conn(session)
+        conn.counts["data"] += 1
+        return self._judge(conn, Stage.DATA, "DATA") or GO_AHEAD
+
+    async def data(self, session: SmtpSession, envelope: Envelope, content: bytes) -> Reply:
+        conn = self._conn(session)
+        conn.ctx = replace(conn.ctx, size=len(content))
+        refused = self._judge(conn, Stage.END_OF_DATA, "END-OF-MESSAGE")
+        if refused is not None:
+            self._end(conn)
+            return refused
+        parsed = envelope
+        queue_id = conn.queue_id or self.host.queue.new_queue_id()
+        stamped = self._received(session, conn, queue_id, parsed) + self._prepends(conn) + content
+        result = self.host.cleanup.process(queue_id, parsed, stamped, self._origin(session, conn))
+        self._end(conn)
+        return result.reply
+
+    async def reset(self, session: SmtpSession) -> None:
+        conn = session.state.get("smtpd")
+        if conn is not None:
+            conn.counts["rset"] += 1
+            self._end(conn)
+
+    async def disconnect(self, session: SmtpSession) -> None:
+        conn = session.state.get("smtpd")
+        if conn is None:
+            return
+        counts = " ".join(f"{k}={v}" for k, v in conn.counts.items())
+        total = sum(conn.counts.values())
+        self._emit("disconnect", client=conn.ctx.namaddr, commands=f"{counts} commands={total}".strip())
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _conn(self, session: SmtpSession) -> _Conn:
+        conn = session.state.get("smtpd")
+        if conn is None:
+            conn = _Conn(SmtpdContext(session.peer_ip))
+            session.state["smtpd"] = conn
+        conn.ctx = replace(conn.ctx, sasl_username=session.username or conn.ctx.sasl_username,
+                           encrypted=session.tls is not None)  # fmt: skip
+        return conn
+
+    def _judge(self, conn: _Conn, stage: Stage, name: str) -> Reply | None:
+        verdict: Verdict = self.restrictions.check(stage, conn.ctx)
+        if verdict.defer_if_permit is not None:
+            conn.ctx = replace(conn.ctx, defer_if_permit=verdict.defer_if_permit)
+        conn.actions.extend(verdict.actions)
+        if verdict.reply is None:
+            return None
+        ctx = conn.ctx
+        self.host.sim.trace.emit(
+            self.host.name, "smtpd", "reject", queue_id=conn.queue_id, stage=name, client=ctx.namaddr,
+            reply=verdict.reply.oneline(), sender=ctx.sender or "", recipient=ctx.recipient,
+            proto=ctx.protocol, helo=ctx.helo_name or "",
+        )  # fmt: skip
+        return verdict.reply
+
+    def _end(self, conn: _Conn) -> None:
+        conn.queue_id = None
+        conn.actions = []
+        conn.ctx = replace(conn.ctx, sender=None, recipient=None, recipient_count=0, queue_id=None, size=0)
+
+    def _received(self, session: SmtpSession, conn: _Conn, queue_id: str, envelope: Envelope) -> bytes:
+        ctx = conn.ctx
+        protocol = with_protocol(esmtp=ctx.protocol == "ESMTP", tls=session.tls is not None,
+                                 auth=ctx.sasl_username is not None, utf8=envelope.smtputf8)  # fmt: skip
+        value = received_header(
+            client_name=ctx.client_name, client_address=ctx.client_address, by_host=self.main.get("myhostname"),
+            protocol=protocol, queue_id=queue_id, recipients=envelope.rcpt_tos, date=self.host.sim.wallclock(),
+            helo=ctx.helo_name,
+        )  # fmt: skip
+        return ("Received: " + value.replace("\n", "\r\n") + "\r\n").encode("utf-8")
+
+    def _prepends(self, conn: _Conn) -> bytes:
+        lines = [a.value for a in conn.actions if a.kind is ActionKind.PREPEND]
+        return b"".join(line.encode("utf-8") + b"\r\n" for line in lines)
+
+    def _origin(self, session: SmtpSession, conn: _Conn) -> Origin:
+        ctx = conn.ctx
+        attributes = [("client_name", ctx.client_name), ("client_address", ctx.client_address),
+                      ("helo_name", ctx.helo_name or ""), ("protocol_name", ctx.protocol)]  # fmt: skip
+        if ctx.sasl_username:
+            attributes.append(("sasl_username", ctx.sasl_username))
+        for action in conn.actions:
+            if action.kind in (ActionKind.HOLD, ActionKind.DISCARD, ActionKind.REDIRECT, ActionKind.FILTER):
+                attributes.append((action.kind.value, action.value))
+        return Origin(self.service, ctx.client_name, ctx.client_address, ctx.helo_name or "", ctx.protocol,
+                      ctx.sasl_username, self._rewrites(ctx), attributes)  # fmt: skip
+
+    def _rewrites(self, ctx: SmtpdContext) -> bool:
+        """local_header_rewrite_clients: may cleanup add and complete headers for this client?"""
+        for item in self.rewrite_clients:
+            if item == "static:all":
+                return True
+            if item == "permit_sasl_authenticated" and ctx.sasl_username:
+                return True
+            if item == "permit_inet_interfaces" and _is_own(ctx.client_address, self.host.addresses):
+                return True
+            if item == "permit_mynetworks" and self.restrictions.settings.mynetworks.match(
+                ctx.client_name, ctx.client_address
+            ):
+                return True
+        return False
+
+    async def _client_name(self, address: str) -> tuple[str, str | None, str]:
+        """Postfix's client name: the PTR name if its forward lookup returns the address, else unknown."""
+        resolver = self.host.resolver
+        ptr = await resolver.aquery(dns.reversename.from_address(address).to_text(), "PTR")
+        if ptr.status is not Status.NOERROR or not ptr.values:
+            return "unknown", None, "tempfail" if ptr.status in (Status.SERVFAIL, Status.TIMEOUT) else "notfound"
+        name = str(ptr.values[0]).rstrip(".")
+        forward = await resolver.aquery(name, "AAAA" if ":" in address else "A")
+        if address in addresses_of(forward):
+            return name, name, "ok"
+        return "unknown", name, "notfound"
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        self.host.sim.trace.emit(self.host.name, "smtpd", event, **fields)
+
+
+def _is_own(address: str, own: tuple[str, ...]) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback or address in own
+    except ValueError:
+        return False

@@ -1,0 +1,123 @@
+"""Putting agents on hosts: a Postfix instance where a host runs an MTA, MSA, DA or AA, and user agents.
+
+Each builder takes the :class:`~mailsim.scenario.world.World` and adds to it; the runner applies them
+in order. The MTA side is :class:`mailsim.mta.master.MailHost` (its services from master.cf); delivery
+agents are handed to it as factories by master.cf command, since mta/ and da/ never import each other.
+Scripted messages (``[[messages]]``) become user-agent submissions at their virtual times.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from mailsim.core.errors import ScenarioError
+from mailsim.engine.bridge import event_from_awaitable
+from mailsim.engine.tls import TlsAuthority
+from mailsim.engine.transcript import trace_sink
+from mailsim.mta.master import HostParts, MailHost
+from mailsim.scenario.spec import HostSpec, MessageSpec
+from mailsim.scenario.world import World
+from mailsim.ua.submit import Submission, UserAgent
+
+MAIL_ROLES = frozenset({"msa", "mta", "da", "aa"})
+
+
+def delivery_commands() -> dict[str, Any]:
+    """Delivery-agent factories by master.cf command name (local, virtual, pipe)."""
+    from mailsim.da.local import LocalAgent
+    from mailsim.da.pipe import PipeAgent
+    from mailsim.da.virtual import VirtualAgent
+
+    return {
+        "local": lambda host, service: LocalAgent(host, service.name),
+        "virtual": lambda host, service: VirtualAgent(host, service.name),
+        "pipe": lambda host, service: PipeAgent(host, service.name, list(service.args)),
+    }
+
+
+def _files(world: World) -> Path:
+    if world.files is None:
+        world.files = Path(tempfile.mkdtemp(prefix=f"mailsim-{world.spec.name}-"))
+    return world.files
+
+
+def build_mail_hosts(world: World) -> None:
+    """A MailHost for every host with a mail role; listeners start at time zero."""
+    tls = world.tls if world.tls is not None else TlsAuthority(f"{world.spec.name} CA")
+    world.tls = tls
+    transcripts = trace_sink(world.sim) if world.fidelity == "wire" else None
+    commands = delivery_commands()
+    for spec in world.spec.hosts:
+        if not MAIL_ROLES & set(spec.roles):
+            continue
+        users = [u for u in world.spec.users]
+        parts = HostParts(world.sim, spec.name, spec.addresses, spec.config, world.resolver(spec.name),
+                          _files(world) / "hosts" / spec.name, users, tls, transcripts, commands=commands)  # fmt: skip
+        host = MailHost(parts)
+        world.hosts[spec.name] = host
+        world.warnings.extend(f"{spec.name}: {w.render('postfix')}" for w in host.config.warnings)
+        world.sim.env.process(_start(world, host))
+
+
+def _start(world: World, host: MailHost) -> Generator[Any, Any, None]:
+    yield event_from_awaitable(world.sim, host.start(world.sim.loop))
+
+
+def build_messages(world: World) -> None:
+    """Scripted messages: each is sent by a user agent at its time."""
+    transcripts = trace_sink(world.sim) if world.fidelity == "wire" else None
+    for index, message in enumerate(world.spec.messages):
+        world.sim.env.process(_send(world, index, message, transcripts))
+
+
+def _send(world: World, index: int, message: MessageSpec, transcripts: Any) -> Generator[Any, Any, None]:
+    yield world.sim.env.timeout(message.at)
+    client, server = _endpoints(world, index, message)
+    if message.via == "sendmail":
+        host = world.hosts[server.name]
+        content = UserAgent(world.sim, server.name, message.sender).compose(_submission(world, message),
+                                                                          domain=host.main.get("myorigin"))  # fmt: skip
+        host.submit(message.sender, message.to, content, service="pickup")
+        return
+    agent = UserAgent(world.sim, client.name, message.sender, tls_context=world.tls.client_context() if world.tls else None,
+                      transcripts=transcripts)  # fmt: skip
+    coro = agent.send(_submission(world, message), server.addresses[0], server_name=server.name)
+    yield event_from_awaitable(world.sim, coro)
+
+
+def _submission(world: World, message: MessageSpec) -> Submission:
+    user = next((u for u in world.spec.users if u.address == (message.user or message.sender)), None)
+    body = message.body or f"Message {message.subject or ''} from {message.sender}.\n"
+    if message.size and len(body) < message.size:
+        line = "The quick brown fox jumps over the lazy dog. " * 2 + "\n"
+        body += line * ((message.size - len(body)) // len(line) + 1)
+    return Submission(message.sender, message.to, message.subject, body, message.via,
+                      message.user or (user.address if user else None), user.password if user else None)  # fmt: skip
+
+
+def _endpoints(world: World, index: int, message: MessageSpec) -> tuple[HostSpec, HostSpec]:
+    spec = world.spec
+    where = f"messages[{index}]"
+    user = next((u for u in spec.users if u.address == message.sender), None)
+    client_name = message.client or (user.host if user else None)
+    server_name = message.server or _msa_for(world, message.sender)
+    if server_name is None:
+        raise ScenarioError(key=f"{where}.server", expected="a host with role msa or mta to send through", found=None)
+    if client_name is None:
+        client_name = server_name
+    return spec.host(client_name), spec.host(server_name)
+
+
+def _msa_for(world: World, sender: str) -> str | None:
+    domain = sender.rpartition("@")[2].lower()
+    hosts = [h for h in world.spec.hosts if {"msa", "mta"} & set(h.roles)]
+    for host in hosts:
+        if host.name.lower() == domain or host.name.lower().endswith("." + domain):
+            return host.name
+    return hosts[0].name if hosts else None
+
+
+ROLE_BUILDERS = (build_mail_hosts, build_messages)
