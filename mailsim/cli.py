@@ -57,6 +57,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import datetime
+
+    from mailsim.core.trace import TraceRecord
+    from mailsim.live.serve_world import serve_world
+
+    def announce(line: str) -> None:
+        print(line, flush=True)
+
+    def log(record: TraceRecord, epoch: datetime) -> None:
+        from mailsim.analysis.maillog import maillog_line
+
+        line = maillog_line(record, epoch)
+        if line is not None:
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        asyncio.run(serve_world(args.scenario, hosts=args.host, services=args.service, until=args.until,
+                                client=args.client, announce=announce, log=None if args.quiet else log))  # fmt: skip
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailsim",
@@ -74,6 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: out/SCENARIO-NAME)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     run.set_defaults(func=_cmd_run)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run a scenario in real time with its services bound on 127.0.0.1 ports for real clients",
+        description="Binds each chosen service (smtp, submission) of each chosen host on a free 127.0.0.1 port, "
+        "prints one line per service (HOST SERVICE 127.0.0.1:PORT) and runs the simulated world in real time "
+        "until interrupted (Ctrl-C). Mail a real client submits enters the simulated world.",
+    )
+    serve.add_argument("scenario", nargs="?", help="scenario folder (default: scenarios/default)")
+    serve.add_argument("--host", action="append", help="only this host (repeatable; default: every mail host)")
+    serve.add_argument("--service", action="append", help="only this service: smtp, submission (repeatable)")
+    serve.add_argument("--until", type=_duration, help="stop after this much time (default: until interrupted)")
+    serve.add_argument(
+        "--client", help="scenario host a live client is seen as (default: the first host with role ua)"
+    )
+    serve.add_argument("-q", "--quiet", action="store_true", help="do not print the maillog to stderr as it happens")
+    serve.set_defaults(func=_cmd_serve)
 
     validate = sub.add_parser("validate", help="check a scenario folder and report every problem")
     validate.add_argument("scenario", help="scenario folder")

@@ -103,18 +103,23 @@ def syslog_time(moment: datetime) -> str:
     return f"{moment:%b} {moment.day:>2} {moment:%H:%M:%S}"
 
 
+def maillog_line(record: TraceRecord, epoch: datetime) -> str | None:
+    """The maillog line of one record, or None when it has no maillog form."""
+    formatter = FORMATS.get((record.service, record.event))
+    text = formatter(record) if formatter is not None else None
+    if text is None:
+        return None
+    moment = epoch + timedelta(seconds=record.time)
+    short = record.host.split(".")[0]
+    return f"{syslog_time(moment)} {short} postfix/{record.service}[{_pid(record.host, record.service)}]: {text}"
+
+
 def maillog_lines(records: Iterable[TraceRecord], epoch: datetime) -> Iterable[str]:
     """Postfix maillog lines for the records that have a maillog form, in trace order."""
     for record in records:
-        formatter = FORMATS.get((record.service, record.event))
-        if formatter is None:
-            continue
-        text = formatter(record)
-        if text is None:
-            continue
-        moment = epoch + timedelta(seconds=record.time)
-        short = record.host.split(".")[0]
-        yield f"{syslog_time(moment)} {short} postfix/{record.service}[{_pid(record.host, record.service)}]: {text}"
+        line = maillog_line(record, epoch)
+        if line is not None:
+            yield line
 
 
 def write_maillog(records: Iterable[TraceRecord], epoch: datetime, path: Path) -> int:

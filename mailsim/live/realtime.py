@@ -65,7 +65,7 @@ class RealtimeDriver:
             return
         self._stepping = True
         try:
-            self.env.run(until=target)
+            self.sim.run(until=target)  # with the SimLoop as running loop while simulated agents step
         finally:
             self._stepping = False
 

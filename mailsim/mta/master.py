@@ -23,7 +23,8 @@ from mailsim.config.hostfacts import HostFacts
 from mailsim.config.loader import HostConfig, load_config
 from mailsim.config.maincf import MainCf, parse_main_cf
 from mailsim.config.mastercf import DEFAULT_MASTER_CF, parse_master_cf
-from mailsim.config.tables import Table, open_table, split_list
+from mailsim.config.tables import EmptyTable, Table, open_table, split_list
+from mailsim.core.errors import ConfigError
 from mailsim.engine.server import SmtpServerFactory
 from mailsim.mail.delivery import RecipientStatus
 from mailsim.mail.envelope import Envelope
@@ -94,6 +95,8 @@ class MailHost:
         self.bounce_service = Bounce(self)
         self.qmgr = Qmgr(self)
         self.listeners: list[Any] = []
+        self.live_client: str | None = None  # address live loopback clients stand for (mailsim serve)
+        self._preload()
 
     # -- configuration ---------------------------------------------------------------------------------
 
@@ -116,9 +119,22 @@ class MailHost:
             passwd = {a.name: f"{a.name}:x:{a.uid}:{a.uid}::{a.home}:/bin/sh" for a in self.passwd.values()}
             aliases = set(split_list(self.main.get("alias_maps"))) | set(split_list(self.main.get("alias_database")))
             syntax = "aliases" if spec in aliases else "postmap"
-            found = open_table(spec, self.folder, passwd=passwd, syntax=syntax)
+            try:
+                found = open_table(spec, self.folder, passwd=passwd, syntax=syntax)
+            except ConfigError:
+                if spec not in aliases or self.main.is_set("alias_maps"):
+                    raise
+                found = EmptyTable(spec)  # Debian's default alias_maps with no aliases file: an empty database
             self._tables[spec] = found
         return found
+
+    def _preload(self) -> None:
+        """Open every table main.cf names explicitly, so a missing or broken one is reported before the run."""
+        for name in self.main.settings:
+            if name.endswith(("_maps", "_checks")) or name in ("alias_database", "mynetworks"):
+                for spec in split_list(self.main.get(name)):
+                    if ":" in spec and not spec.startswith(("proxy:unix:passwd", "unix:")):
+                        self.table(spec)
 
     def tables(self, value: str) -> list[Table]:
         return [self.table(spec) for spec in split_list(value)]

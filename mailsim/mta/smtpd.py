@@ -26,7 +26,7 @@ import dns.reversename
 from mailsim.dns.mx import addresses_of
 from mailsim.dns.zones import Status
 from mailsim.engine.hooks import MailOptions, SmtpSession
-from mailsim.engine.server import ServerSettings
+from mailsim.engine.settings import ServerSettings
 from mailsim.mail.envelope import Envelope
 from mailsim.mail.received import received_header, with_protocol
 from mailsim.mail.reply import Reply
@@ -97,8 +97,9 @@ class Smtpd:
     # -- hooks ---------------------------------------------------------------------------------------
 
     async def connect(self, session: SmtpSession) -> Reply | None:
-        name, reverse, status = await self._client_name(session.peer_ip)
-        ctx = SmtpdContext(session.peer_ip, name, reverse, status, protocol="SMTP")
+        peer = self._peer(session.peer_ip)
+        name, reverse, status = await self._client_name(peer)
+        ctx = SmtpdContext(peer, name, reverse, status, protocol="SMTP")
         conn = _Conn(ctx)
         session.state["smtpd"] = conn
         self._emit("connect", client=ctx.namaddr)
@@ -183,10 +184,15 @@ class Smtpd:
 
     # -- helpers ---------------------------------------------------------------------------------------
 
+    def _peer(self, address: str) -> str:
+        """A live (loopback) client is seen as the scenario host it stands for (``mailsim serve --client``)."""
+        live = getattr(self.host, "live_client", None)
+        return live if live and _is_loopback(address) else address
+
     def _conn(self, session: SmtpSession) -> _Conn:
         conn = session.state.get("smtpd")
         if conn is None:
-            conn = _Conn(SmtpdContext(session.peer_ip))
+            conn = _Conn(SmtpdContext(self._peer(session.peer_ip)))
             session.state["smtpd"] = conn
         conn.ctx = replace(conn.ctx, sasl_username=session.username or conn.ctx.sasl_username,
                            encrypted=session.tls is not None)  # fmt: skip
@@ -268,6 +274,13 @@ class Smtpd:
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.host.sim.trace.emit(self.host.name, "smtpd", event, **fields)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_own(address: str, own: tuple[str, ...]) -> bool:

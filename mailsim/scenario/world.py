@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,12 +125,13 @@ def build_world(
     keep_trace: bool = True,
     builders: tuple[HostBuilder, ...] = (),
     files: Path | None = None,
+    epoch: datetime | None = None,
 ) -> World:
     """A ready-to-run world: network, DNS, resolvers, then each role builder in order."""
     sim = Simulation(
         spec.seed if seed is None else seed,
         loop_factory=SimLoop,
-        epoch=parse_epoch(spec.epoch),
+        epoch=epoch or parse_epoch(spec.epoch),
         keep_trace=keep_trace,
     )
     topology = build_topology(spec)
