@@ -60,7 +60,7 @@ async def serve_world(
     until: float | None = None,
     client: str | None = None,
     announce: Callable[[str], Any] = lambda line: None,
-    log: Callable[[Any], Any] | None = None,
+    log: Callable[[Any, datetime], Any] | None = None,
     ready: asyncio.Future[Any] | None = None,
 ) -> World:
     """Bind, announce ``HOST SERVICE 127.0.0.1:PORT`` per service, and drive the world until ``until``."""

@@ -54,6 +54,8 @@ class HostServices(Protocol):
 
     def process_limit(self, transport: str) -> int: ...
 
+    def bounce(self, qf: QueueFile, statuses: Any, kind: str) -> str | None: ...
+
 
 @dataclass(slots=True)
 class ActiveMessage:
