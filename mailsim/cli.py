@@ -34,10 +34,11 @@ def _duration(text: str) -> float:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from mailsim.scenario.loader import load
+    from mailsim.scenario.runner import role_builders
     from mailsim.scenario.world import check_world
 
     spec = load(args.scenario)
-    notes = check_world(spec)
+    notes = check_world(spec, role_builders())
     for note in notes:
         print(note)
     print(f"{args.scenario}: ok ({len(spec.hosts)} hosts, {len(spec.links)} links, {len(spec.messages)} messages)")

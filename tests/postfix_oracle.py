@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -86,6 +87,27 @@ class OracleReply:
     @property
     def line(self) -> str:
         return f"{self.code} {self.text}"
+
+
+def _local_delivery(root: Path) -> dict[str, str]:
+    """What an instance needs to expand aliases itself (sendmail -bv): its own spool, nothing remote."""
+    return {
+        "alias_maps": "hash:$config_directory/aliases",
+        "alias_database": "hash:$config_directory/aliases",
+        "mail_spool_directory": str(root / "mail"),
+        "default_transport": "error:remote delivery disabled in the oracle",
+        "relay_transport": "error:remote delivery disabled in the oracle",
+    }
+
+
+def _report_lines(report: str) -> list[tuple[str, str]]:
+    """The human-readable part of a delivery status report: (recipient, local(8)'s words)."""
+    body = report.split("Content-Description: Delivery report")[0]
+    joined = re.sub(r"\n {4}", " ", body)
+    found = []
+    for match in re.finditer(r"^<([^>]*)>(?: \(expanded from <[^>]*>\))?: delivery via local: (.*)$", joined, re.M):
+        found.append((match.group(1), match.group(2).strip()))
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -163,11 +185,15 @@ class PostfixOracle:
         tables: Mapping[str, str] | None = None,
         users: Mapping[str, str] | None = None,
         services: Mapping[str, Mapping[str, str]] | None = None,
+        aliases: str | None = None,
+        files: Mapping[str, str] | None = None,
     ) -> None:
         self.main_cf = {**BASE_MAIN_CF, **(main_cf or {})}
         self.tables = dict(tables or {})
         self.users = dict(users or {})
         self.services = {name: dict(overrides) for name, overrides in (services or {}).items()}
+        self.aliases = aliases
+        self.files = dict(files or {})
         self.ports: dict[str, int] = {}
         self.alive: dict[str | None, bool] = {}
         self.port = 0
@@ -218,6 +244,8 @@ class PostfixOracle:
             "maillog_file": str(self.root / "maillog"),
             "maillog_file_prefixes": str(self.root),
         }
+        if self.aliases is not None:
+            params |= _local_delivery(self.root)
         if self.auth is not None:
             params |= {
                 "smtpd_sasl_auth_enable": "yes",
@@ -225,11 +253,45 @@ class PostfixOracle:
                 "smtpd_sasl_path": f"inet:127.0.0.1:{self.auth.port}",
             }
         (etc / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in params.items()))
-        (etc / "master.cf").write_text(MASTER_CF.format(listeners=self._listeners()))
+        master = MASTER_CF.format(listeners=self._listeners())
+        if self.aliases is not None:
+            master += "pickup unix n - n 60 1 pickup\n"
+            self._write_local_files(etc)
+        (etc / "master.cf").write_text(master)
         for name, text in self.tables.items():
             (etc / name).write_text(text)
         for path in etc.iterdir():
             os.utime(path, (946684800, 946684800))  # back-dated: Postfix waits ~2 s on a fresh main.cf
+
+    def _write_local_files(self, etc: Path) -> None:
+        """aliases (compiled with postalias, as newaliases would) and the files they include."""
+        assert self.root is not None and self.aliases is not None
+        spool = self.root / "mail"
+        spool.mkdir()
+        os.chmod(spool, 0o1777)
+        for name, text in self.files.items():
+            (self.root / name).write_text(text.replace("$ROOT", str(self.root)))
+        (etc / "aliases").write_text(self.aliases.replace("$ROOT", str(self.root)))
+        subprocess.run(["/usr/sbin/postalias", "-c", str(etc), str(etc / "aliases")], check=True, timeout=30)
+
+    def verify(self, address: str, sender: str = "root@mx.example.com") -> list[tuple[str, str]]:
+        """``sendmail -bv``: local(8)'s trace-only expansion of an address, from the report it mails back.
+
+        Nothing is delivered except that report (to root's mbox inside the instance). Each entry is
+        (final recipient, what local(8) says about it), e.g. ("root@x", "delivers to mailbox").
+        """
+        assert self.root is not None
+        mbox = self.root / "mail" / "root"
+        before = ("\n" + mbox.read_text()).count("\nFrom ") if mbox.exists() else 0
+        command = ["/usr/sbin/sendmail", "-C", str(self.root / "etc"), "-bv", "-f", sender, address]
+        subprocess.run(command, capture_output=True, timeout=30, check=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            text = ("\n" + mbox.read_text()) if mbox.exists() else ""
+            if text.count("\nFrom ") > before:
+                return _report_lines(text.split("\nFrom ")[-1])
+            time.sleep(0.05)
+        raise RuntimeError(f"no sendmail -bv report for {address}\n{self.maillog()}")
 
     def _listeners(self) -> str:
         """The default smtpd, plus one smtpd per named service with its ``-o { name = value }`` overrides."""
@@ -366,8 +428,16 @@ class PostfixOracle:
         return mail, rcpts
 
     def rcpt(self, recipient: str, **kwargs: object) -> OracleReply:
-        """The reply to one RCPT TO, in a session of its own (a 421/521 reply ends a session)."""
-        return self.session([recipient], **kwargs)[1][0]  # type: ignore[arg-type]
+        """The reply to one RCPT TO, in a session of its own (a 421/521 reply ends a session).
+
+        A ``451 4.3.0`` (Postfix's own temporary lookup failure, e.g. proxymap still starting) is asked again
+        once: it says something about the instance, not about the configuration under test.
+        """
+        reply = self.session([recipient], **kwargs)[1][0]  # type: ignore[arg-type]
+        if reply.code == 451 and reply.text.startswith("4.3.0"):
+            time.sleep(0.2)
+            reply = self.session([recipient], **kwargs)[1][0]  # type: ignore[arg-type]
+        return reply
 
     def each(self, recipients: Sequence[str], **kwargs: object) -> list[OracleReply]:
         """One session per recipient: replies that do not depend on what came before in the session."""

@@ -108,17 +108,17 @@ class MailHost:
         """main.cf as a master.cf service sees it (its ``-o`` overrides applied)."""
         return self.config.service_main_cf(service, type)
 
-    def table(self, spec: str) -> Table:
+    def table(self, spec: str, syntax: str | None = None) -> Table:
         """A lookup table, opened once, with paths relative to this host's config folder.
 
         Tables named by alias_maps or alias_database are read in aliases(5) syntax, as postalias
-        would have compiled them; every other table in postmap(1) syntax.
+        would have compiled them; every other table in postmap(1) syntax (unless ``syntax`` says).
         """
         found = self._tables.get(spec)
         if found is None:
             passwd = {a.name: f"{a.name}:x:{a.uid}:{a.uid}::{a.home}:/bin/sh" for a in self.passwd.values()}
             aliases = set(split_list(self.main.get("alias_maps"))) | set(split_list(self.main.get("alias_database")))
-            syntax = "aliases" if spec in aliases else "postmap"
+            syntax = syntax or ("aliases" if spec in aliases else "postmap")
             try:
                 found = open_table(spec, self.folder, passwd=passwd, syntax=syntax)
             except ConfigError:

@@ -5,6 +5,8 @@ goes through the queue-file state table (:func:`mailsim.mail.queuefile.transitio
 illegal move is a model bug that stops the run, and each move is one ``queue`` trace record
 (``src``/``dst``) from which queue depths over time are drawn. Files may also be kept as bytes
 (``keep_bytes``) so ``postcat`` shows what Postfix would and a cut-in-half file can be detected.
+``defer_log`` plays Postfix's ``defer/`` logfiles: the (recipient, reason) of each deferral since the
+file last entered ``active`` (qmgr resets it there, qmgr_message.c), which ``mailq`` shows.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class QueueDirectory:
         self.eligible: dict[str, float] = {}
         self.counts: Counter[QueueState] = Counter()
         self.finished: Counter[QueueState] = Counter()
+        self.defer_log: dict[str, list[tuple[str, str]]] = {}
 
     def new_queue_id(self) -> str:
         """A queue id unique on this host, derived from virtual time (never the wall clock)."""
@@ -51,6 +54,8 @@ class QueueDirectory:
         transition(qf.state, new)
         self.counts[qf.state] -= 1
         moved = qf.move(new)
+        if new is QueueState.ACTIVE or new in TERMINAL:
+            self.defer_log.pop(queue_id, None)
         if new in TERMINAL:
             del self.files[queue_id]
             self.eligible.pop(queue_id, None)
@@ -67,6 +72,10 @@ class QueueDirectory:
         if old.state is not qf.state:
             raise ValueError("use move() to change a queue file's queue")
         self.files[qf.queue_id] = qf
+
+    def defer_append(self, queue_id: str, recipient: str, reason: str) -> None:
+        """Log one recipient's deferral reason (the bounce service's defer_append)."""
+        self.defer_log.setdefault(queue_id, []).append((recipient, reason))
 
     def get(self, queue_id: str) -> QueueFile | None:
         return self.files.get(queue_id)

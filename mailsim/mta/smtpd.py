@@ -32,6 +32,7 @@ from mailsim.mail.received import received_header, with_protocol
 from mailsim.mail.reply import Reply
 from mailsim.mta.cleanup import Origin
 from mailsim.policy.restrictions.model import ActionKind, DnsStatus, PolicyWorld, SmtpdContext, Stage, Verdict
+from mailsim.policy.restrictions.settings import RestrictionSettings
 from mailsim.policy.restrictions.stages import SmtpdRestrictions
 
 GREET = None
@@ -61,7 +62,11 @@ class Smtpd:
         self.service = service
         self.main = host.service_main(service, "inet")
         world = PolicyWorld(mail_domain=self._mail_domain, host_name=self._host_name, local_users=self._local_user)
-        self.restrictions = SmtpdRestrictions.from_main(self.main, host.table, world)
+        # master.cf -o overrides reach smtpd's own restrictions but not trivial-rewrite, a separate daemon
+        # that reads the global main.cf (so -o relay_domains= does not change address classes, as in Postfix).
+        self.restrictions = SmtpdRestrictions(
+            RestrictionSettings.from_main(self.main, host.table), host.rewrite.settings, world
+        )
         self.rewrite_clients = self.main.list("local_header_rewrite_clients")
         self.sasl_enabled = self.main.bool("smtpd_sasl_auth_enable")
 

@@ -146,6 +146,6 @@ def build_world(
     return world
 
 
-def check_world(spec: ScenarioSpec) -> list[str]:
+def check_world(spec: ScenarioSpec, builders: tuple[HostBuilder, ...] = ()) -> list[str]:
     """Build the world once without running it, so every file it names is parsed; returns warnings."""
-    return list(build_world(spec).warnings)
+    return list(build_world(spec, builders=builders).warnings)

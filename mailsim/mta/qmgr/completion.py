@@ -80,6 +80,8 @@ def _record(qmgr: Qmgr, entry: Entry, statuses: tuple[RecipientStatus, ...]) -> 
         message.outcomes.append(status)
         if status.final and qf is not None:
             qf = qf.mark_done(key)
+        elif qf is not None:
+            queue.defer_append(qf.queue_id, status.recipient, status.reason)  # the defer logfile mailq shows
     if qf is not None:
         queue.update(qf)
         message.qf = qf
@@ -101,9 +103,11 @@ def finish(qmgr: Qmgr, message: ActiveMessage) -> None:
     qf = host.queue.get(queue_id)
     bounced = [s for s in message.outcomes if s.status is DeliveryStatus.BOUNCED]
     deferred = [s for s in message.outcomes if s.status is DeliveryStatus.DEFERRED]
-    if bounced:
+    if bounced and qf is not None:
         host.bounce(qf, bounced, kind="failure")
-    if deferred and expired(now, qf.arrival_time, qf.sender, backoff):
+    if qf is None or qf.state is not QueueState.ACTIVE:
+        pass  # postsuper deleted, held or requeued the file meanwhile: it stays where it is (qmgr_active_defer)
+    elif deferred and expired(now, qf.arrival_time, qf.sender, backoff):
         _expire(qmgr, message, deferred)
     elif deferred:
         _maybe_warn(qmgr, message, deferred)
