@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailsim.mail.envelope import Envelope, RcptDsn
-from mailsim.mail.message import format_date, make_message_id, split_header_body
+from mailsim.mail.message import make_message_id, postfix_date, split_header_body
 from mailsim.mail.queuefile import QueueFile, QueueState
 from mailsim.mail.reply import Reply
 from mailsim.policy.rewrite.maps import canonical_map, expand_virtual, masquerade
@@ -142,7 +142,7 @@ class Cleanup:
             mid = make_message_id(sim, main.get("myhostname"), queue_id=queue_id)
             headers.append(f"Message-Id: {mid}\r\n".encode())
         if b"date" not in names:
-            headers.append(f"Date: {format_date(sim.wallclock())}\r\n".encode())
+            headers.append(f"Date: {postfix_date(sim.wallclock())}\r\n".encode())
         if b"from" not in names:
             sender = envelope.mail_from or f"MAILER-DAEMON@{main.get('myhostname')}"
             headers.append(f"From: {_qualify_address(sender, origin)}\r\n".encode())

@@ -66,6 +66,8 @@ class HostParts:
     programs: Mapping[str, Any] = field(default_factory=dict)
     commands: Mapping[str, Any] = field(default_factory=dict)
     """Delivery-agent factories by master.cf command (local, virtual, pipe): ``factory(host, service_entry)``."""
+    config: HostConfig | None = None
+    """A configuration prepared by the caller (e.g. with the MSA's submission stanza); else read from the folder."""
 
 
 class MailHost:
@@ -82,7 +84,7 @@ class MailHost:
         self.programs = dict(parts.programs)
         self.commands = dict(parts.commands)
         facts = HostFacts(parts.name, parts.addresses)
-        self.config = _load(parts.config_folder, facts)
+        self.config = parts.config or load_host_config(parts.config_folder, facts)
         self.main: MainCf = self.config.main
         self._tables: dict[str, Table] = {}
         self._agents: dict[str, Any] = {}
@@ -220,7 +222,14 @@ class MailHost:
             self.sim.trace.emit(self.name, "master", "listen", name=service, port=port)
 
 
-def _load(folder: Path | None, facts: HostFacts) -> HostConfig:
+def master_text(folder: Path | None) -> str:
+    """The host's master.cf text (Debian's stock file when the folder has none)."""
+    path = folder / "master.cf" if folder is not None else None
+    return path.read_text(encoding="utf-8") if path is not None and path.exists() else DEFAULT_MASTER_CF
+
+
+def load_host_config(folder: Path | None, facts: HostFacts) -> HostConfig:
+    """main.cf and master.cf of a host folder; a host without one runs Postfix's defaults."""
     if folder is not None:
         return load_config(folder, facts)
     master = parse_master_cf(DEFAULT_MASTER_CF, file="master.cf")

@@ -133,7 +133,8 @@ def _host(folder: Path, h: dict[str, Any], line: int | None) -> HostSpec:
 
 def _message(m: dict[str, Any]) -> MessageSpec:
     return MessageSpec(
-        m["at"], m["from"], m["to"], m["subject"], m["body"], m["size"], m["via"], m["client"], m["server"], m["user"]
+        m["at"], m["from"], m["to"], m["subject"], m["body"], m["size"], m["via"], m["client"], m["server"], m["user"],
+        m["headers"],
     )
 
 

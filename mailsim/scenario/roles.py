@@ -13,11 +13,13 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+from mailsim.config.hostfacts import HostFacts
 from mailsim.core.errors import ScenarioError
 from mailsim.engine.bridge import event_from_awaitable
 from mailsim.engine.tls import TlsAuthority
 from mailsim.engine.transcript import trace_sink
-from mailsim.mta.master import HostParts, MailHost
+from mailsim.msa.submission import with_submission
+from mailsim.mta.master import HostParts, MailHost, load_host_config, master_text
 from mailsim.scenario.spec import HostSpec, MessageSpec
 from mailsim.scenario.world import World
 from mailsim.ua.submit import Submission, UserAgent
@@ -53,9 +55,12 @@ def build_mail_hosts(world: World) -> None:
     for spec in world.spec.hosts:
         if not MAIL_ROLES & set(spec.roles):
             continue
-        users = [u for u in world.spec.users]
+        config = load_host_config(spec.config, HostFacts(spec.name, spec.addresses))
+        if "msa" in spec.roles:
+            config = with_submission(config, master_text(spec.config))
         parts = HostParts(world.sim, spec.name, spec.addresses, spec.config, world.resolver(spec.name),
-                          _files(world) / "hosts" / spec.name, users, tls, transcripts, commands=commands)  # fmt: skip
+                          _files(world) / "hosts" / spec.name, list(world.spec.users), tls, transcripts,
+                          commands=commands, config=config)  # fmt: skip
         host = MailHost(parts)
         world.hosts[spec.name] = host
         world.warnings.extend(f"{spec.name}: {w.render('postfix')}" for w in host.config.warnings)
@@ -95,7 +100,8 @@ def _submission(world: World, message: MessageSpec) -> Submission:
         line = "The quick brown fox jumps over the lazy dog. " * 2 + "\n"
         body += line * ((message.size - len(body)) // len(line) + 1)
     return Submission(message.sender, message.to, message.subject, body, message.via,
-                      message.user or (user.address if user else None), user.password if user else None)  # fmt: skip
+                      message.user or (user.address if user else None), user.password if user else None,
+                      bare=message.headers == "bare")  # fmt: skip
 
 
 def _endpoints(world: World, index: int, message: MessageSpec) -> tuple[HostSpec, HostSpec]:

@@ -89,6 +89,8 @@ MESSAGE = Table(
         "client": Field(STRING, "host that sends it (default: the sender's user host)"),
         "server": Field(STRING, "host it is handed to (default: the sender domain's MSA)"),
         "user": Field(STRING, "SASL login (default: the sender address when it is a user)"),
+        "headers": Field(one_of("full", "bare"), "bare: no Date, no Message-ID, unqualified From (the MSA grooms)",
+                         default="full"),  # fmt: skip
     }
 )
 WORKLOAD = Table(
@@ -202,6 +204,7 @@ class MessageSpec:
     client: str | None
     server: str | None
     user: str | None
+    headers: str = "full"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ class Submission:
     via: str = "submission"  # submission | smtp
     login: str | None = None
     password: str | None = None
+    bare: bool = False
+    """Leave Date and Message-ID out and write From unqualified, as a sloppy MUA does (the MSA grooms)."""
 
 
 class UserAgent:
@@ -46,7 +48,11 @@ class UserAgent:
         self.sent: list[SessionResult] = []
 
     def compose(self, submission: Submission, *, domain: str) -> bytes:
-        """A real message with Date and Message-ID, as a careful MUA writes it."""
+        """A real message with Date and Message-ID, as a careful MUA writes it (or bare: see Submission)."""
+        if submission.bare:
+            local = submission.sender.partition("@")[0]
+            msg = build_message(local, list(submission.recipients), submission.subject, submission.body)
+            return as_bytes(msg)
         message_id = make_message_id(self.sim, domain)
         date = format_date(self.sim.wallclock())
         msg = build_message(submission.sender, list(submission.recipients), submission.subject, submission.body,

@@ -101,8 +101,9 @@ def showq(host: Any) -> list[ShowqMessage]:
         if qf.state in by_state:
             by_state[qf.state].append(qf)
     return [
-        showq_message(qf, queue.defer_log.get(qf.queue_id, ()), epoch=host.sim.epoch, empty_address=empty,
-                      dup_limit=limit)  # fmt: skip
+        showq_message(
+            qf, queue.defer_log.get(qf.queue_id, ()), epoch=host.sim.epoch, empty_address=empty, dup_limit=limit
+        )  # fmt: skip
         for state in SHOWQ_QUEUES
         for qf in by_state[state]
     ]
@@ -190,9 +191,14 @@ def queue_frame(host: Any) -> Any:
 
     rows = [
         {
-            "queue_name": m.queue_name, "queue_id": m.queue_id, "arrival_time": m.arrival_time,
-            "message_size": m.message_size, "forced_expire": m.forced_expire, "sender": m.sender,
-            "recipient": r.address, "delay_reason": r.delay_reason,
+            "queue_name": m.queue_name,
+            "queue_id": m.queue_id,
+            "arrival_time": m.arrival_time,
+            "message_size": m.message_size,
+            "forced_expire": m.forced_expire,
+            "sender": m.sender,
+            "recipient": r.address,
+            "delay_reason": r.delay_reason,
         }  # fmt: skip
         for m in showq(host)
         for r in m.recipients
@@ -202,7 +208,7 @@ def queue_frame(host: Any) -> Any:
     return pd.DataFrame(rows, columns=columns)
 
 
-def postqueue(host: Any, argv: Sequence[str]) -> ToolResult:
+def run_postqueue(host: Any, argv: Sequence[str]) -> ToolResult:
     """postqueue(1) over ``host``: ``-p`` (listing), ``-j`` (JSON), ``-f`` (flush), ``-i QUEUEID`` (flush one).
 
     ``-c DIR`` is accepted and ignored here (the caller has chosen the host); ``-s site`` is refused
