@@ -49,7 +49,7 @@ class Bounce:
             delay_warning_time=main.time("delay_warning_time"),
             maximal_queue_lifetime=main.time("maximal_queue_lifetime"),
         )  # fmt: skip
-        new_id = self.host.submit("", [qf.sender], content, service="bounce")
+        new_id = self.host.inject("", [qf.sender], content, service="bounce")
         self.host.sim.trace.emit(
             self.host.name, "bounce", "notice", queue_id=qf.queue_id, message_id=qf.attribute("message_id"),
             kind=_LOG_KIND[kind], new_queue_id=new_id, recipient=qf.sender,
@@ -65,7 +65,7 @@ class Bounce:
             )  # fmt: skip
             return None
         recipient = main.get("2bounce_notice_recipient")
-        new_id = self.host.submit("", [recipient], qf.content, service="bounce")
+        new_id = self.host.inject("", [recipient], qf.content, service="bounce")
         self.host.sim.trace.emit(
             self.host.name, "bounce", "notice", queue_id=qf.queue_id, message_id=qf.attribute("message_id"),
             kind="double bounce", new_queue_id=new_id, recipient=recipient,

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import simpy
+
 from mailsim.config.hostfacts import HostFacts
 from mailsim.config.loader import HostConfig, load_config
 from mailsim.config.maincf import MainCf, parse_main_cf
@@ -63,7 +65,7 @@ class HostParts:
     users: Sequence[Any] = ()
     tls: Any = None
     transcripts: Any = None
-    programs: Mapping[str, Any] = field(default_factory=dict)
+    programs: Any = None
     commands: Mapping[str, Any] = field(default_factory=dict)
     """Delivery-agent factories by master.cf command (local, virtual, pipe): ``factory(host, service_entry)``."""
     config: HostConfig | None = None
@@ -81,7 +83,7 @@ class MailHost:
         self.files = parts.files
         self.tls_authority = parts.tls
         self.transcripts = parts.transcripts
-        self.programs = dict(parts.programs)
+        self.programs = parts.programs  # a ProgramRegistry: the simulated programs of |command and pipe(8)
         self.commands = dict(parts.commands)
         facts = HostFacts(parts.name, parts.addresses)
         self.config = parts.config or load_host_config(parts.config_folder, facts)
@@ -98,6 +100,7 @@ class MailHost:
         self.qmgr = Qmgr(self)
         self.listeners: list[Any] = []
         self.live_client: str | None = None  # address live loopback clients stand for (mailsim serve)
+        self.stores: Any = None  # the host's mailboxes, shared by local, virtual and the access agents
         self._preload()
 
     # -- configuration ---------------------------------------------------------------------------------
@@ -184,15 +187,23 @@ class MailHost:
         factory = self.commands.get(command)
         return factory(self, service) if factory is not None else Unavailable(self, transport)
 
-    def submit(
+    def inject(
         self, sender: str, recipients: Sequence[str], content: bytes, *, service: str,
         attributes: Sequence[tuple[str, str]] = (),
     ) -> str | None:  # fmt: skip
-        """Inject a message through cleanup as local mail (pickup, bounce, local(8) forwarding)."""
+        """Post a message through cleanup as local mail (pickup, bounce); returns the queue id at once."""
         queue_id = self.queue.new_queue_id()
         origin = Origin(service, rewrite_headers=True, protocol="local", attributes=list(attributes))
         result = self.cleanup.process(queue_id, Envelope(sender, tuple(recipients)), content, origin)
         return result.queue_id
+
+    def submit(
+        self, sender: str, recipients: Sequence[str], content: bytes, *, service: str,
+        attributes: Sequence[tuple[str, str]] = (),
+    ) -> simpy.Event:  # fmt: skip
+        """The same for simpy processes (local(8) forwarding, programs): an event whose value is the queue id."""
+        return self.sim.env.timeout(0, value=self.inject(sender, recipients, content, service=service,
+                                                          attributes=attributes))  # fmt: skip
 
     def bounce(self, qf: QueueFile, statuses: Sequence[RecipientStatus], kind: str) -> str | None:
         return self.bounce_service.notify(qf, statuses, kind)

@@ -8,6 +8,7 @@ Scripted messages (``[[messages]]``) become user-agent submissions at their virt
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Generator
 from pathlib import Path
@@ -28,16 +29,26 @@ MAIL_ROLES = frozenset({"msa", "mta", "da", "aa"})
 
 
 def delivery_commands() -> dict[str, Any]:
-    """Delivery-agent factories by master.cf command name (local, virtual, pipe)."""
+    """Delivery-agent factories by master.cf command name (local, virtual, pipe); they share the host's stores."""
     from mailsim.da.local import LocalAgent
     from mailsim.da.pipe import PipeAgent
     from mailsim.da.virtual import VirtualAgent
 
     return {
-        "local": lambda host, service: LocalAgent(host, service.name),
-        "virtual": lambda host, service: VirtualAgent(host, service.name),
-        "pipe": lambda host, service: PipeAgent(host, service.name, list(service.args)),
+        "local": lambda host, service: LocalAgent(host, service.name, stores=host.stores),
+        "virtual": lambda host, service: VirtualAgent(host, service.name, stores=host.stores),
+        "pipe": lambda host, service: PipeAgent.from_args(host, service.name, service.args),
     }
+
+
+def _prepare_files(host: MailHost, folder: Path | None) -> None:
+    """The host's filesystem: its mailboxes, and ``hosts/<name>/root/`` copied in (homes, .forward, lists)."""
+    from mailsim.da.stores import MailStores
+
+    host.files.mkdir(parents=True, exist_ok=True)
+    if folder is not None and (folder / "root").is_dir():
+        shutil.copytree(folder / "root", host.files, dirs_exist_ok=True)
+    host.stores = MailStores(host.files, hostname=host.name)
 
 
 def _files(world: World) -> Path:
@@ -60,11 +71,19 @@ def build_mail_hosts(world: World) -> None:
             config = with_submission(config, master_text(spec.config))
         parts = HostParts(world.sim, spec.name, spec.addresses, spec.config, world.resolver(spec.name),
                           _files(world) / "hosts" / spec.name, list(world.spec.users), tls, transcripts,
-                          commands=commands, config=config)  # fmt: skip
+                          programs=_programs(), commands=commands, config=config)  # fmt: skip
         host = MailHost(parts)
+        _prepare_files(host, spec.config)
         world.hosts[spec.name] = host
         world.warnings.extend(f"{spec.name}: {w.render('postfix')}" for w in host.config.warnings)
         world.sim.env.process(_start(world, host))
+
+
+def _programs() -> Any:
+    """The simulated programs of a host (|command aliases, pipe(8)); real commands stay off."""
+    from mailsim.da.programs import ProgramRegistry
+
+    return ProgramRegistry()
 
 
 def _start(world: World, host: MailHost) -> Generator[Any, Any, None]:
@@ -85,7 +104,7 @@ def _send(world: World, index: int, message: MessageSpec, transcripts: Any) -> G
         host = world.hosts[server.name]
         content = UserAgent(world.sim, server.name, message.sender).compose(_submission(world, message),
                                                                           domain=host.main.get("myorigin"))  # fmt: skip
-        host.submit(message.sender, message.to, content, service="pickup")
+        host.inject(message.sender, message.to, content, service="pickup")
         return
     agent = UserAgent(world.sim, client.name, message.sender, tls_context=world.tls.client_context() if world.tls else None,
                       transcripts=transcripts)  # fmt: skip

@@ -93,4 +93,3 @@ def _header(content: bytes, name: bytes) -> str | None:
         if key.strip().lower() == name:
             return value.decode("utf-8", "replace").strip().strip("<>")
     return None
-
