@@ -7,6 +7,7 @@ the trace is the only observation channel, so this module is the one place that 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,14 +48,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from mailsim.api import run
+    from mailsim.scenario.loader import load
 
-    scenario = args.scenario or default_scenario()
-    result = run(scenario, seed=args.seed, until=args.until, fidelity=args.fidelity, progress=not args.quiet)
-    out = Path(args.out) if args.out else Path("out") / result.spec.name
+    spec = load(args.scenario or default_scenario())
+    out = Path(args.out) if args.out else Path("out") / spec.name
+    files = out / "files"
+    if files.exists():
+        shutil.rmtree(files)
+    result = run(spec, seed=args.seed, until=args.until, fidelity=args.fidelity, progress=not args.quiet,
+                 files=files)  # fmt: skip
     written = result.write(out)
     if not args.quiet:
         print(result.summary())
-        print(f"\nwrote {len(written)} files to {out}/ (trace digest {result.digest[:16]})")
+        print(f"\nwrote {len(written)} files to {out}/ and the hosts' mailboxes under {files}/ "
+              f"(trace digest {result.digest[:16]})")
     return 0
 
 

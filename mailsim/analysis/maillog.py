@@ -77,6 +77,7 @@ FORMATS: dict[tuple[str, str], Formatter] = {
     ("smtpd", "reject"): _reject,
     ("smtpd", "lost"): lambda r: f"lost connection after {r.get('stage')} from {r.get('client')}",
     ("smtpd", "timeout"): lambda r: f"timeout after {r.get('stage')} from {r.get('client')}",
+    ("smtpd", "fatal"): lambda r: f"fatal: {r.get('text')}",
     ("smtpd", "disconnect"): lambda r: f"disconnect from {r.get('client')} {r.get('commands', '')}".rstrip(),
     ("cleanup", "cleanup"): lambda r: f"{_qid(r)}: message-id=<{r.message_id or ''}>",
     ("cleanup", "action"): lambda r: f"{_qid(r)}: {r.get('text')}",

@@ -83,12 +83,12 @@ class Cleanup:
             state = QueueState.HOLD
         if origin.rewrite_headers or self.always_add:
             headers = self._add_missing(queue_id, envelope, headers)
-        envelope = self._rewrite_envelope(envelope, verdict.redirect)
+        envelope, originals = self._rewrite_envelope(envelope, verdict.redirect)
         data = b"".join(headers) + b"\r\n" + body
         message_id = _message_id(headers)
         attributes = (*origin.attributes, ("message_id", message_id or ""), ("origin", origin.service))
         qf = QueueFile.from_envelope(queue_id, envelope, data, arrival_time=now, state=state, attributes=attributes,
-                                     originals=tuple(envelope.rcpt_tos))  # fmt: skip
+                                     originals=originals)  # fmt: skip
         host.sim.trace.emit(host.name, "cleanup", "cleanup", queue_id=queue_id, message_id=message_id, size=len(data))
         if verdict.discard:
             self._log(queue_id, f"discard: {verdict.what}")
@@ -151,22 +151,26 @@ class Cleanup:
             headers.append(undisclosed.encode() + b"\r\n")
         return [h for h in headers if _name(h) != b"bcc"]
 
-    def _rewrite_envelope(self, envelope: Envelope, redirect: str | None) -> Envelope:
-        settings = self.host.rewrite.settings
+    def _rewrite_envelope(self, envelope: Envelope, redirect: str | None) -> tuple[Envelope, tuple[str, ...]]:
+        """Canonical and virtual alias rewriting; also each final recipient's original (orig_to=)."""
+        settings, rewrite = self.host.rewrite.settings, self.host.rewrite.rewrite
         sender = envelope.mail_from
-        if sender:
-            sender = masquerade(canonical_map(sender, "sender", settings), settings)
+        if sender:  # trivial-rewrite canonicalises every envelope address (append_at_myorigin, ...)
+            sender = masquerade(canonical_map(rewrite(sender), "sender", settings), settings)
         recipients: list[str] = []
+        originals: list[str] = []
         for rcpt in [redirect] if redirect else envelope.rcpt_tos:
-            mapped = canonical_map(rcpt, "recipient", settings)
+            mapped = canonical_map(rewrite(rcpt), "recipient", settings)
             for final in expand_virtual(mapped, settings).addresses:
                 if final not in recipients:
                     recipients.append(final)
+                    originals.append(rcpt)
         if sender == envelope.mail_from and tuple(recipients) == tuple(envelope.rcpt_tos):
-            return envelope
-        return envelope.replace(
-            mail_from=sender, rcpt_tos=tuple(recipients), rcpt_options=(), rcpt_dsn=_dsn_for(envelope, recipients)
+            return envelope, tuple(originals)
+        rewritten = envelope.replace(
+            mail_from=sender, rcpt_tos=tuple(recipients), rcpt_options=(), rcpt_dsn=_dsn_for(envelope, originals)
         )
+        return rewritten, tuple(originals)
 
 
 @dataclass(slots=True)
@@ -253,7 +257,7 @@ def _qualify(header: bytes, origin: str) -> bytes:
     return name + b":" + fixed.encode() + b"\r\n" if fixed != text.rstrip("\r\n") else header
 
 
-def _dsn_for(envelope: Envelope, recipients: list[str]) -> tuple[RcptDsn, ...]:
+def _dsn_for(envelope: Envelope, originals: list[str]) -> tuple[RcptDsn, ...]:
     """Each rewritten recipient keeps the DSN request of the recipient it came from (or the default)."""
     by_address = {r: envelope.dsn_for(i) for i, r in enumerate(envelope.rcpt_tos)}
-    return tuple(by_address.get(r, RcptDsn()) for r in recipients)
+    return tuple(by_address.get(r, RcptDsn()) for r in originals)

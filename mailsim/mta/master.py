@@ -101,6 +101,7 @@ class MailHost:
         self.listeners: list[Any] = []
         self.live_client: str | None = None  # address live loopback clients stand for (mailsim serve)
         self.stores: Any = None  # the host's mailboxes, shared by local, virtual and the access agents
+        self.fatal: dict[str, str] = {}  # services that would die at start-up, with Postfix's fatal text
         self._preload()
 
     # -- configuration ---------------------------------------------------------------------------------
@@ -211,14 +212,23 @@ class MailHost:
     # -- listeners ---------------------------------------------------------------------------------------
 
     def smtpd_factories(self) -> list[tuple[str, int, SmtpServerFactory]]:
-        """(service, port, factory) for every master.cf inet service that runs smtpd."""
+        """(service, port, factory) for every master.cf inet service whose smtpd can start.
+
+        An smtpd whose configuration Postfix would refuse (e.g. an empty main.cf at compatibility
+        level 0: no relay restriction at all) dies with ``fatal:`` as in Postfix: the service is
+        recorded in ``self.fatal`` and the trace, and nothing listens on its port.
+        """
         found = []
         for service in self.config.master.services():
             if service.type != "inet" or service.command != "smtpd":
                 continue
             _, port = service.listen(self.main.get("known_tcp_ports"))
             name = "submission" if port == 587 else ("smtps" if port == 465 else service.name.rpartition(":")[2])
-            hooks = Smtpd(self, service.name)
+            try:
+                hooks = Smtpd(self, service.name)
+            except ConfigError as exc:
+                self.fatal[name] = f"in parameter {exc.key}, {exc.detail}" if exc.key else str(exc)
+                continue
             factory = SmtpServerFactory(hooks.server_settings(), hooks, service=name, host=self.name,
                                         transcripts=self.transcripts)  # fmt: skip
             found.append((name, port, factory))
@@ -231,6 +241,8 @@ class MailHost:
                 server = await loop.create_server(factory, host=address, port=port)
                 self.listeners.append((service, address, port, server))
             self.sim.trace.emit(self.name, "master", "listen", name=service, port=port)
+        for service, text in self.fatal.items():
+            self.sim.trace.emit(self.name, "smtpd", "fatal", name=service, text=text)
 
 
 def master_text(folder: Path | None) -> str:

@@ -76,6 +76,8 @@ def build_mail_hosts(world: World) -> None:
         _prepare_files(host, spec.config)
         world.hosts[spec.name] = host
         world.warnings.extend(f"{spec.name}: {w.render('postfix')}" for w in host.config.warnings)
+        host.smtpd_factories()
+        world.warnings.extend(f"{spec.name}: smtpd ({name}): fatal: {text}" for name, text in host.fatal.items())
         world.sim.env.process(_start(world, host))
 
 

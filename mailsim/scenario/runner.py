@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mailsim.scenario.spec import ScenarioSpec
 from mailsim.scenario.world import HostBuilder, World, build_world
@@ -59,9 +60,15 @@ def run_scenario(
     progress: bool = False,
     builders: tuple[HostBuilder, ...] | None = None,
     prepare: Callable[[World], None] | None = None,
+    files: Path | None = None,
 ) -> RunResult:
-    """Build and run ``spec``; ``prepare`` may add agents or faults to the world before time starts."""
-    world = build_world(spec, seed=seed, fidelity=fidelity, builders=role_builders() if builders is None else builders)
+    """Build and run ``spec``; ``prepare`` may add agents or faults to the world before time starts.
+
+    ``files`` is where the hosts' filesystems (mailboxes, delivered files) are written (default: a
+    fresh temporary folder).
+    """
+    world = build_world(spec, seed=seed, fidelity=fidelity, files=files,
+                        builders=role_builders() if builders is None else builders)  # fmt: skip
     if prepare is not None:
         prepare(world)
     horizon = spec.until if until is None else until
