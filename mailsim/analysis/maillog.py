@@ -84,6 +84,7 @@ FORMATS: dict[tuple[str, str], Formatter] = {
     ("qmgr", "active"): lambda r: (
         f"{_qid(r)}: from=<{r.get('sender', '')}>, size={r.get('size')}, nrcpt={r.get('nrcpt')} (queue active)"
     ),
+    ("qmgr", "warning"): lambda r: f"warning: {r.get('text')}",
     ("qmgr", "removed"): lambda r: f"{_qid(r)}: removed",
     ("qmgr", "expired"): lambda r: f"{_qid(r)}: from=<{r.get('sender', '')}>, status=expired, returned to sender",
     ("pickup", "pickup"): lambda r: f"{_qid(r)}: uid={r.get('uid', 0)} from=<{r.get('sender', '')}>",

@@ -30,6 +30,7 @@ class QueueDirectory:
         self.eligible: dict[str, float] = {}
         self.counts: Counter[QueueState] = Counter()
         self.finished: Counter[QueueState] = Counter()
+        self.damaged: dict[str, bytes] = {}
         self.defer_log: dict[str, list[tuple[str, str]]] = {}
 
     def new_queue_id(self) -> str:
@@ -79,6 +80,18 @@ class QueueDirectory:
 
     def get(self, queue_id: str) -> QueueFile | None:
         return self.files.get(queue_id)
+
+    def damage(self, queue_id: str, keep: float = 0.5) -> None:
+        """Fault injection: the file on disk is cut short (a crash, a full disk); only its first part remains."""
+        data = self.files[queue_id].to_bytes()
+        self.damaged[queue_id] = data[: int(len(data) * keep)]
+        self.sim.trace.emit(self.host, "queue", "damage", queue_id=queue_id, kept=len(self.damaged[queue_id]))
+
+    def read(self, queue_id: str) -> QueueFile:
+        """The file as a daemon reads it from disk; :class:`CorruptQueueFile` when it was damaged."""
+        if queue_id in self.damaged:
+            QueueFile.from_bytes(self.damaged[queue_id], state=self.files[queue_id].state)
+        return self.files[queue_id]
 
     def ids(self, state: QueueState) -> list[str]:
         """Queue ids of one queue, in arrival order."""

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import simpy
 
 from mailsim.mail.delivery import DeliverRequest, RecipientStatus
-from mailsim.mail.queuefile import QueueFile, QueueRecipient, QueueState
+from mailsim.mail.queuefile import CorruptQueueFile, QueueFile, QueueRecipient, QueueState
 from mailsim.mta.qmgr.destinations import Destination, Entry, Transport
 from mailsim.mta.qmgr.settings import QmgrSettings, transport_settings
 
@@ -154,6 +154,11 @@ class Qmgr:
             self._activate(queue_id)
 
     def _activate(self, queue_id: str) -> None:
+        try:
+            self.host.queue.read(queue_id)
+        except CorruptQueueFile as exc:
+            self._save_corrupt(queue_id, exc)
+            return
         qf = self.host.queue.move(queue_id, QueueState.ACTIVE, service="qmgr")
         now = self.env.now
         message = ActiveMessage(qf, now)
@@ -169,10 +174,19 @@ class Qmgr:
 
         release(self, message)
 
+    def _save_corrupt(self, queue_id: str, exc: CorruptQueueFile) -> None:
+        """A file qmgr cannot read goes to the corrupt queue, where it stays for the postmaster (never lost)."""
+        queue = self.host.queue.get(queue_id).state
+        self.host.queue.move(queue_id, QueueState.CORRUPT, service="qmgr")
+        self.sim.trace.emit(
+            self.host.name, "qmgr", "warning", queue_id=queue_id,
+            text=f'saving corrupt file "{queue_id}" from queue "{queue}" to queue "corrupt" ({exc.reason})',
+        )  # fmt: skip
+
     def _group(self, qf: QueueFile) -> dict[tuple[str, str, str], list[tuple[str, QueueRecipient]]]:
         """Pending recipients resolved and grouped by (transport, destination name, nexthop)."""
         groups: dict[tuple[str, str, str], list[tuple[str, QueueRecipient]]] = {}
-        for rcpt in qf.pending:
+        for rcpt in sorted(qf.pending, key=_recipient_order):
             transport, nexthop, address = self.host.resolve(rcpt.address, qf.sender)
             routed = QueueRecipient(address, rcpt.original or rcpt.address, rcpt.dsn, rcpt.done)
             limit = self.transport(transport).recipient_limit
@@ -232,3 +246,9 @@ class Qmgr:
 
         entry_done(self, entry, dest, report)
         self._poke()
+
+
+def _recipient_order(rcpt: QueueRecipient) -> tuple[int, str, str]:
+    """qmgr_message_sort: by domain (case-insensitive), then address; so agents get (and defer) them in this order."""
+    at = rcpt.address.rfind("@")
+    return (1, "", rcpt.address) if at < 0 else (0, rcpt.address[at:].lower(), rcpt.address)
