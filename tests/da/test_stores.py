@@ -141,6 +141,16 @@ def test_other_programs_appending_or_editing_the_mbox(stores: MailStores) -> Non
     assert renumbered.uidvalidity == listing.uidvalidity + 1 and [m.uid for m in renumbered.messages] == [1, 2, 3]
 
 
+def test_a_mailbox_seen_empty_keeps_its_uidvalidity_when_mail_arrives(tmp_path: Path) -> None:
+    stores = MailStores(tmp_path, clock=lambda: at(0))
+    for box in (stores.mbox("/var/mail/alice"), stores.maildir("/home/alice/Maildir/")):
+        empty = box.listing()
+        assert empty.messages == () and empty.uidvalidity == int(at(0).timestamp()) and box.claim_recent() == set()
+        assert not box.path.exists()  # looking creates no files
+        box.deliver(msg("first"), sender="bob@example.net", recipient="alice@example.org", when=at(30))
+        assert box.listing().uidvalidity == empty.uidvalidity and box.listing().recent == {1}
+
+
 # -- corruption is reported, never repaired ------------------------------------------------------------------
 
 

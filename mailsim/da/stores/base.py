@@ -28,6 +28,7 @@ from mailsim.da.stores.records import (
 from mailsim.da.stores.uidlist import UidIndex
 
 Watcher = Callable[[], None]
+Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +48,13 @@ class BaseStore:
     kind = "store"
     ordered = True  # mbox: file order is sequence order; Maildir: UID order is
 
-    def __init__(self, path: Path, index_path: Path) -> None:
+    def __init__(self, path: Path, index_path: Path, clock: Clock | None = None) -> None:
         self.path = path
         self.lock = MailboxLock(path)
+        self.clock = clock
         self._index_path = index_path
         self._index: UidIndex | None = None
+        self._unsaved = False
         self._cache: tuple[Any, list[Entry]] | None = None
         self._watchers: list[Watcher] = []
 
@@ -117,7 +120,8 @@ class BaseStore:
         self.listing()
         assert self._index is not None
         claimed = self._index.claim_recent()
-        self._index.save()
+        self._unsaved = True
+        self._save()
         return claimed
 
     def watch(self, callback: Watcher) -> Callable[[], None]:
@@ -142,15 +146,22 @@ class BaseStore:
         return {index.uids[e.key]: e for e in entries if index.uids[e.key] in wanted}
 
     def _synced(self, entries: list[Entry], when: datetime | None) -> UidIndex:
-        fresh = False
+        """The UID index, loaded or begun (kept in memory until the mailbox exists), brought up to date."""
         if self._index is None:
             self._index = UidIndex.load(self._index_path)
             if self._index is None:
-                self._index, fresh = UidIndex(self._index_path, _first_validity(entries, when)), True
-        changed = self._index.sync([e.key for e in entries], ordered=self.ordered)
-        if (changed or fresh) and self.path.exists():
-            self._index.save()
+                moment = when or (self.clock() if self.clock else None)
+                self._index, self._unsaved = UidIndex(self._index_path, _first_validity(entries, moment)), True
+        if self._index.sync([e.key for e in entries], ordered=self.ordered):
+            self._unsaved = True
+        self._save()
         return self._index
+
+    def _save(self) -> None:
+        """Write a changed index once the mailbox exists (a mailbox nobody delivered to has no files)."""
+        if self._index is not None and self._unsaved and self.path.exists():
+            self._index.save()
+            self._unsaved = False
 
     def _changed(self) -> None:
         self._cache = None

@@ -22,7 +22,7 @@ from datetime import datetime
 from itertools import count
 from pathlib import Path
 
-from mailsim.da.stores.base import BaseStore, Entry, file_time, known_flags
+from mailsim.da.stores.base import BaseStore, Clock, Entry, file_time, known_flags
 from mailsim.da.stores.records import (
     MAILDIR_LETTERS,
     Delivered,
@@ -45,9 +45,15 @@ class MaildirStore(BaseStore):
     ordered = False
 
     def __init__(
-        self, path: Path, *, hostname: str = "localhost", pid: int = 1, counter: Callable[[], int] | None = None
+        self,
+        path: Path,
+        *,
+        hostname: str = "localhost",
+        pid: int = 1,
+        counter: Callable[[], int] | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(path, path / "mailsim-uidlist")
+        super().__init__(path, path / "mailsim-uidlist", clock)
         self.hostname = hostname.replace("/", "\\057").replace(":", "\\072")
         self.pid = pid
         self._counter = counter or count(1).__next__

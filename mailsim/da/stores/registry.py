@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from itertools import count
 from pathlib import Path, PurePosixPath
 
+from mailsim.da.stores.base import Clock
 from mailsim.da.stores.maildir import MaildirStore
 from mailsim.da.stores.mbox import MboxStore
 from mailsim.da.stores.records import StoreError
@@ -22,12 +23,19 @@ Store = MboxStore | MaildirStore
 
 
 class MailStores:
-    """The mailboxes of one host under ``root``; ``hostname`` and ``pid`` go into Maildir unique names."""
+    """The mailboxes of one host under ``root``; ``hostname`` and ``pid`` go into Maildir unique names.
 
-    def __init__(self, root: Path | str, *, hostname: str = "localhost", pid: int = 1) -> None:
+    ``clock`` (``sim.wallclock`` in a run) dates the UIDVALIDITY of a mailbox first looked at before any
+    delivery; without it that mailbox gets the time of its first delivery, or 1 when a client saw it empty.
+    """
+
+    def __init__(
+        self, root: Path | str, *, hostname: str = "localhost", pid: int = 1, clock: Clock | None = None
+    ) -> None:
         self.root = Path(root)
         self.hostname = hostname
         self.pid = pid
+        self.clock = clock
         self._deliveries = count(1)
         self._stores: dict[Path, Store] = {}
 
@@ -44,7 +52,7 @@ class MailStores:
         real = self.resolve(path)
         store = self._stores.get(real)
         if store is None:
-            store = self._stores[real] = MboxStore(real)
+            store = self._stores[real] = MboxStore(real, clock=self.clock)
         if not isinstance(store, MboxStore):
             raise StoreError(path, "is a Maildir, not an mbox file")
         return store
@@ -54,7 +62,9 @@ class MailStores:
         real = self.resolve(path)
         store = self._stores.get(real)
         if store is None:
-            store = MaildirStore(real, hostname=self.hostname, pid=self.pid, counter=self._deliveries.__next__)
+            store = MaildirStore(
+                real, hostname=self.hostname, pid=self.pid, counter=self._deliveries.__next__, clock=self.clock
+            )
             self._stores[real] = store
         if not isinstance(store, MaildirStore):
             raise StoreError(path, "is an mbox file, not a Maildir")
