@@ -20,6 +20,7 @@ from typing import Any
 from mailsim.core.errors import ScenarioError
 from mailsim.live.realtime import RealtimeDriver
 from mailsim.live.serve import LiveService, serve
+from mailsim.scenario.access import stream_factory
 from mailsim.scenario.loader import load
 from mailsim.scenario.runner import role_builders
 from mailsim.scenario.world import World, build_world
@@ -35,6 +36,9 @@ def live_services(world: World, hosts: Sequence[str] | None, services: Sequence[
             if services and service not in services:
                 continue
             found.append(LiveService(name, service, factory))
+        for service, server in getattr(host, "access", {}).items():
+            if not services or service in services:
+                found.append(LiveService(name, service, stream_factory(server.handle)))
     if not found:
         raise ScenarioError(key="serve", expected="at least one host with an smtpd service to bind",
                             found=f"hosts={list(hosts or [])} services={list(services or [])}")  # fmt: skip

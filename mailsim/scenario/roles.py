@@ -48,7 +48,7 @@ def _prepare_files(host: MailHost, folder: Path | None) -> None:
     host.files.mkdir(parents=True, exist_ok=True)
     if folder is not None and (folder / "root").is_dir():
         shutil.copytree(folder / "root", host.files, dirs_exist_ok=True)
-    host.stores = MailStores(host.files, hostname=host.name)
+    host.stores = MailStores(host.files, hostname=host.name, clock=host.sim.wallclock)
 
 
 def _files(world: World) -> Path:
@@ -90,6 +90,13 @@ def _programs() -> Any:
 
 def _start(world: World, host: MailHost) -> Generator[Any, Any, None]:
     yield event_from_awaitable(world.sim, host.start(world.sim.loop))
+
+
+def build_access(world: World) -> None:
+    """IMAP and POP3 on hosts with the aa role (see :mod:`mailsim.scenario.access`)."""
+    from mailsim.scenario.access import build_access_agents
+
+    build_access_agents(world)
 
 
 def build_messages(world: World) -> None:
@@ -147,4 +154,4 @@ def _msa_for(world: World, sender: str) -> str | None:
     return hosts[0].name if hosts else None
 
 
-ROLE_BUILDERS = (build_mail_hosts, build_messages)
+ROLE_BUILDERS = (build_mail_hosts, build_access, build_messages)
