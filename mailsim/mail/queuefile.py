@@ -48,7 +48,7 @@ _S = QueueState
 QUEUE_TRANSITIONS: Mapping[QueueState, frozenset[QueueState]] = MappingProxyType(
     {
         _S.MAILDROP: frozenset({_S.INCOMING, _S.HOLD, _S.CORRUPT, _S.DELETED}),  # pickup -> cleanup
-        _S.INCOMING: frozenset({_S.ACTIVE, _S.HOLD, _S.CORRUPT, _S.DELETED}),  # qmgr scans incoming
+        _S.INCOMING: frozenset({_S.ACTIVE, _S.HOLD, _S.CORRUPT, _S.DELETED, _S.MAILDROP}),  # qmgr scans incoming
         _S.ACTIVE: frozenset(
             {_S.DEFERRED, _S.DELIVERED, _S.BOUNCED, _S.EXPIRED, _S.HOLD, _S.CORRUPT, _S.DELETED, _S.MAILDROP}
         ),  # postsuper -r requeues through maildrop

@@ -50,11 +50,13 @@ def access_servers(host: MailHost, world: World) -> dict[str, Any]:
     def mailboxes(user: str) -> Any:
         return host.stores.open(mailbox_path(host, user.partition("@")[0].lower()))
 
-    common = {"hostname": host.main.get("myhostname"), "credentials": credentials(host, world), "mailboxes": mailboxes}
+    hostname, logins = host.main.get("myhostname"), credentials(host, world)
     return {
-        "pop3": Pop3Server(emit=emitter(world.sim, host.name, "pop3"), **common),
-        "imap": ImapServer(emit=emitter(world.sim, host.name, "imap"), **common),
-    }
+        "pop3": Pop3Server(hostname=hostname, credentials=logins, mailboxes=mailboxes,
+                           emit=emitter(world.sim, host.name, "pop3")),
+        "imap": ImapServer(hostname=hostname, credentials=logins, mailboxes=mailboxes,
+                           emit=emitter(world.sim, host.name, "imap")),
+    }  # fmt: skip
 
 
 def stream_factory(handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]) -> Callable[[], Any]:

@@ -5,7 +5,8 @@ extracted records, end marker) in the run's calendar. ``-e``, ``-h`` and ``-b`` 
 envelope (with all the section markers), the header and the body; with ``-h`` or ``-b`` alone no
 markers are printed, and the body starts with the empty line that ends the header, as Postfix
 prints them. Without any of the three the listing is complete (``-ehb``). An unknown queue id is
-Postfix's fatal ``open queue file ID: No such file or directory`` (exit 1).
+Postfix's fatal ``open queue file ID: No such file or directory`` (exit 1). A file damaged on
+"disk" (``QueueDirectory.damaged``) is shown as far as it can be read, with the CORRUPT marker.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def postcat_text(host: Any, queue_id: str, *, envelope: bool = True, header: boo
     qf = host.queue.get(queue_id)
     if qf is None:
         raise KeyError(queue_id)
-    full = render_postcat(qf, epoch=host.sim.epoch)
+    damaged = getattr(host.queue, "damaged", {}).get(queue_id)  # a file cut short shows up to the damage
+    full = render_postcat(qf if damaged is None else damaged, state=qf.state, epoch=host.sim.epoch)
     if envelope and header and body:
         return full
     head, headers, content, tail = _sections(full, queue_path(queue_id, qf.state))

@@ -77,9 +77,9 @@ def showq_message(qf: QueueFile, defer_log: Sequence[tuple[str, str]], *, epoch:
     """One file as showq reports it: defer-log recipients with reasons first, then the other pending ones."""
     recipients = [ShowqRecipient(_address(rcpt), reason) for rcpt, reason in defer_log]
     seen: set[str] = set()
-    for rcpt in recipients:
+    for logged in recipients:
         if dup_limit == 0 or len(seen) < dup_limit:
-            seen.add(rcpt.address)
+            seen.add(logged.address)
     for rcpt in qf.pending:
         shown = _address(rcpt.address or empty_address)
         if shown not in seen:

@@ -109,9 +109,9 @@ class Postsuper:
             self.ask(op)
         for state in queues:
             for queue_id in self.host.queue.ids(state):
-                op = next((o for o in "drhH" if o in ops and state in OPERATIONS[o][2]), None)
-                if op is not None:
-                    self._apply(op, queue_id, mass=True)
+                first = next((o for o in "drhH" if o in ops and state in OPERATIONS[o][2]), None)
+                if first is not None:
+                    self._apply(first, queue_id, mass=True)
 
     def _apply(self, op: str, queue_id: str, *, mass: bool) -> None:
         host, queue = self.host, self.host.queue
