@@ -34,7 +34,6 @@ from mailsim.mail.queuefile import QueueFile
 from mailsim.mta.bounce import Bounce
 from mailsim.mta.cleanup import Cleanup, Origin
 from mailsim.mta.error import DiscardAgent, ErrorAgent, Unavailable
-from mailsim.mta.milters.daemons import Daemons
 from mailsim.mta.qmgr.manager import Qmgr
 from mailsim.mta.queue_directory import QueueDirectory
 from mailsim.mta.smtp import SmtpAgent
@@ -92,8 +91,6 @@ class MailHost:
         self._tables: dict[str, Table] = {}
         self._agents: dict[str, Any] = {}
         self.passwd = _accounts(self, parts.users)
-        self.daemons = Daemons(self)  # mailsim-auth: milters and postsrsd from the host folder, before the maps open
-        self._tables.update(self.daemons.tables)
         self.sasl = {u.address: u.password for u in parts.users if u.password}
         self.local_names = frozenset({self.main.get("myhostname").lower(), self.name.lower()})
         self.queue = QueueDirectory(self.sim, self.name)
@@ -104,8 +101,8 @@ class MailHost:
         self.listeners: list[Any] = []
         self.live_client: str | None = None  # address live loopback clients stand for (mailsim serve)
         self.stores: Any = None  # the host's mailboxes, shared by local, virtual and the access agents
-        self.fatal: dict[str, str] = {}
-        self.access: dict[str, Any] = {}  # access agents by service (pop3, imap) on hosts with the aa role  # services that would die at start-up, with Postfix's fatal text
+        self.fatal: dict[str, str] = {}  # services that would die at start-up, with Postfix's fatal text
+        self.access: dict[str, Any] = {}  # access agents by service (pop3, imap) on hosts with the aa role
         self._preload()
 
     # -- configuration ---------------------------------------------------------------------------------
