@@ -89,7 +89,7 @@ FORMATS: dict[tuple[str, str], Formatter] = {
     ("qmgr", "expired"): lambda r: f"{_qid(r)}: from=<{r.get('sender', '')}>, status=expired, returned to sender",
     ("pickup", "pickup"): lambda r: f"{_qid(r)}: uid={r.get('uid', 0)} from=<{r.get('sender', '')}>",
     ("bounce", "notice"): lambda r: f"{_qid(r)}: sender {r.get('kind')} notification: {r.get('new_queue_id')}",
-    ("postsuper", "postsuper"): lambda r: f"{_qid(r)}: {r.get('action')}",
+    ("postsuper", "postsuper"): lambda r: None if r.get("mass") else f"{_qid(r)}: {r.get('action')}",
 }
 for _service in DELIVERY_SERVICES:
     FORMATS[(_service, "delivery")] = _delivery

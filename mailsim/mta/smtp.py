@@ -19,6 +19,7 @@ inet_protocols (all), smtp_address_preference (any), lmtp_* for the lmtp service
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -128,6 +129,8 @@ class SmtpAgent:
         return targets[: self.main.int(f"{self.prefix}_mx_address_limit") or None]
 
     async def _addresses(self, name: str, strict: bool = True) -> list[str]:
+        if _is_ip(name):  # [192.0.2.1] as a relayhost or transport nexthop: no DNS at all
+            return [name]
         resolver = self.host.resolver
         v4 = await resolver.aquery(name, "A")
         v6 = await resolver.aquery(name, "AAAA")
@@ -238,6 +241,14 @@ class SmtpAgent:
             relay=status.relay, delay=status.delay, delays=status.delays, dsn=status.dsn, status=str(status.status),
             text=status.reason,
         )  # fmt: skip
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.removeprefix("ipv6:"))
+    except ValueError:
+        return False
+    return True
 
 
 _TRY_NEXT = ("connect", "greeting", "ehlo", "helo", "starttls", "auth")

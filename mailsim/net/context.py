@@ -24,7 +24,10 @@ def host_context(name: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        current_host.reset(token)
+        try:
+            current_host.reset(token)
+        except ValueError:  # a coroutine closed after its run ended, in another context: nothing to undo
+            pass
 
 
 def context_for(host: str) -> contextvars.Context:
