@@ -95,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mailsim",
         description="A discrete-event simulator of Internet mail: user, submission, transfer, delivery and access "
         "agents (Postfix-style) over a modelled network with DNS, in virtual time or on live sockets.",
-        epilog="Start with `mailsim run` (the built-in default scenario), then look in out/default/.",
+        epilog="Start with `mailsim run` (the built-in default scenario), then look in out/default/. "
+        "Postfix's tools take Postfix's options over a scenario's host at a simulated time: "
+        "mailsim mailq|postqueue|postsuper|postcat|qshape -c SCENARIO [--host HOST] [--at TIME], "
+        "mailsim postconf|postmap|postalias -c DIR ...",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -131,15 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {}
+def tool_commands() -> dict[str, Callable[[Sequence[str]], int]]:
+    """Postfix's own tools (mailq, postqueue, postsuper, postcat, qshape, postconf, postmap, postalias)."""
+    from mailsim.commands import COMMANDS
+
+    return dict(COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: Postfix-style tools take their own argv; the rest go through argparse."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in COMMANDS:
-            return COMMANDS[argv[0]](argv[1:])
+        tools = tool_commands()
+        if argv and argv[0] in tools:
+            return tools[argv[0]](argv[1:])
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):

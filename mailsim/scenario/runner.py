@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mailsim.scenario.spec import ScenarioSpec
 from mailsim.scenario.world import HostBuilder, World, build_world
@@ -73,4 +74,23 @@ def run_scenario(
         prepare(world)
     horizon = spec.until if until is None else until
     _advance(world, horizon, progress)
+    _quiet_after_horizon(world)
     return RunResult(world, horizon, world.sim.trace.digest())
+
+
+def _quiet_after_horizon(world: World) -> None:
+    """Sessions the horizon cut short stay pending forever; their tasks being collected is not an error."""
+    loop = world.sim.loop
+    if loop is None:
+        return
+    previous = loop.get_exception_handler()
+
+    def handler(event_loop: Any, context: dict[str, Any]) -> None:
+        if str(context.get("message", "")).startswith("Task was destroyed but it is pending"):
+            return
+        if previous is not None:
+            previous(event_loop, context)
+        else:
+            event_loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
