@@ -91,11 +91,31 @@ class SmtpAgent:
     async def _run(self, request: DeliverRequest) -> DeliveryReport:
         with host_context(self.host.name):
             start = self.host.sim.now
-            try:
-                targets = await self._targets(request.nexthop)
-            except Unroutable as exc:
-                return self._all(request, exc.status, exc.dsn, exc.reason, start, site=exc.site)
-            return await self._sessions(request, targets, start)
+            report = await self._attempt(request, request.nexthop, start)
+            if report.site_failure is None:
+                return report
+            for relay in self.main.list(f"{self.prefix}_fallback_relay"):
+                fallback = await self._attempt(request, relay, start)  # can't be found or unreachable: fall back
+                if fallback.site_failure is None:
+                    return fallback
+            return self._logged(request, report)
+
+    async def _attempt(self, request: DeliverRequest, nexthop: str, start: float) -> DeliveryReport:
+        """Deliver through one nexthop; a destination that cannot be found counts as a site failure here."""
+        try:
+            targets = await self._targets(nexthop)
+        except Unroutable as exc:
+            fallback = exc.dsn == "5.4.4" and bool(self.main.list(f"{self.prefix}_fallback_relay"))
+            report = self._all(request, exc.status, exc.dsn, exc.reason, start, log=False)
+            if exc.site or fallback:  # logged by _run once the fallback relays have had their turn
+                return DeliveryReport(report.statuses, exc.reason, exc.dsn)
+            return self._logged(request, report)
+        return await self._sessions(request, targets, start)
+
+    def _logged(self, request: DeliverRequest, report: DeliveryReport) -> DeliveryReport:
+        for status in report.statuses:
+            self._log(request, status)
+        return report
 
     async def _targets(self, nexthop: str) -> list[Target]:
         hop = parse_nexthop(nexthop, default_port=24 if self.lmtp else 25)
@@ -160,7 +180,7 @@ class SmtpAgent:
             if _answered(result):
                 return self._report(request, target, result, start)
             last_reason = _connect_reason(target, result)
-        return self._all(request, DeliveryStatus.DEFERRED, "4.4.1", last_reason, start, site=True)
+        return self._all(request, DeliveryStatus.DEFERRED, "4.4.1", last_reason, start, site=True, log=False)
 
     def _plan(self, request: DeliverRequest, target: Target, content: bytes) -> SessionPlan:
         options = [f"SIZE={request.size}"] if not self.lmtp else []
@@ -219,18 +239,19 @@ class SmtpAgent:
         return status
 
     def _status(self, request: DeliverRequest, rcpt: Any, kind: DeliveryStatus, dsn: str, reason: str,
-                target: Target | None, start: float) -> RecipientStatus:  # fmt: skip
+                target: Target | None, start: float, *, log: bool = True) -> RecipientStatus:  # fmt: skip
         now = self.host.sim.now
         relay = f"{target.name}[{target.address}]:{target.port}" if target else "none"
         status = RecipientStatus(rcpt.address, kind, dsn, reason, None, relay, target.name if target else None,
                                  now - request.arrival_time, (0.0, max(0.0, start - request.arrival_time), 0.0,
                                  now - start), rcpt.original, rcpt.dsn)  # fmt: skip
-        self._log(request, status)
+        if log:
+            self._log(request, status)
         return status
 
     def _all(self, request: DeliverRequest, kind: DeliveryStatus, dsn: str, reason: str, start: float,
-             *, site: bool = False) -> DeliveryReport:  # fmt: skip
-        statuses = tuple(self._status(request, r, kind, dsn, reason, None, start) for r in request.recipients)
+             *, site: bool = False, log: bool = True) -> DeliveryReport:  # fmt: skip
+        statuses = tuple(self._status(request, r, kind, dsn, reason, None, start, log=log) for r in request.recipients)
         return DeliveryReport(statuses, site_failure=reason if site else None, site_dsn=dsn)
 
     def _log(self, request: DeliverRequest, status: RecipientStatus) -> None:
