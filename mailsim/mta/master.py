@@ -30,7 +30,7 @@ from mailsim.core.errors import ConfigError
 from mailsim.engine.server import SmtpServerFactory
 from mailsim.mail.delivery import RecipientStatus
 from mailsim.mail.envelope import Envelope
-from mailsim.mail.queuefile import QueueFile
+from mailsim.mail.queuefile import QueueFile, QueueState
 from mailsim.mta.bounce import Bounce
 from mailsim.mta.cleanup import Cleanup, Origin
 from mailsim.mta.error import DiscardAgent, ErrorAgent, Unavailable
@@ -191,13 +191,30 @@ class MailHost:
 
     def inject(
         self, sender: str, recipients: Sequence[str], content: bytes, *, service: str,
-        attributes: Sequence[tuple[str, str]] = (),
+        attributes: Sequence[tuple[str, str]] = (), queue_id: str | None = None,
     ) -> str | None:  # fmt: skip
         """Post a message through cleanup as local mail (pickup, bounce); returns the queue id at once."""
-        queue_id = self.queue.new_queue_id()
+        queue_id = queue_id or self.queue.new_queue_id()
         origin = Origin(service, rewrite_headers=True, protocol="local", attributes=list(attributes))
         result = self.cleanup.process(queue_id, Envelope(sender, tuple(recipients)), content, origin)
         return result.queue_id
+
+    def sendmail(self, sender: str, recipients: Sequence[str], content: bytes) -> str | None:
+        """sendmail(1): postdrop writes a maildrop file, pickup hands it to cleanup under a new queue id.
+
+        pickup is woken by postdrop's trigger, so this happens at once; the maildrop file is removed
+        once cleanup has the message, as pickup(8) does.
+        """
+        local = sender.partition("@")[0].lower()
+        uid = self.passwd[local].uid if local in self.passwd else 0
+        drop = QueueFile.from_envelope(self.queue.new_queue_id(), Envelope(sender, tuple(recipients)), content,
+                                       arrival_time=self.sim.now, state=QueueState.MAILDROP)  # fmt: skip
+        self.queue.enter(drop, service="postdrop")
+        queue_id = self.queue.new_queue_id()
+        self.sim.trace.emit(self.name, "pickup", "pickup", queue_id=queue_id, uid=uid, sender=sender)
+        accepted = self.inject(sender, recipients, content, service="pickup", queue_id=queue_id)
+        self.queue.move(drop.queue_id, QueueState.DELETED, service="pickup")
+        return accepted
 
     def submit(
         self, sender: str, recipients: Sequence[str], content: bytes, *, service: str,

@@ -60,7 +60,8 @@ class QueueDirectory:
         if new in TERMINAL:
             del self.files[queue_id]
             self.eligible.pop(queue_id, None)
-            self.finished[new] += 1
+            if not (qf.state is QueueState.MAILDROP and service == "pickup"):  # consumed by pickup, not deleted
+                self.finished[new] += 1
         else:
             self.files[queue_id] = moved
             self.counts[new] += 1

@@ -113,7 +113,7 @@ def _send(world: World, index: int, message: MessageSpec, transcripts: Any) -> G
         host = world.hosts[server.name]
         content = UserAgent(world.sim, server.name, message.sender).compose(_submission(world, message),
                                                                           domain=host.main.get("myorigin"))  # fmt: skip
-        host.inject(message.sender, message.to, content, service="pickup")
+        host.sendmail(message.sender, message.to, content)
         return
     agent = UserAgent(world.sim, client.name, message.sender, tls_context=world.tls.client_context() if world.tls else None,
                       transcripts=transcripts)  # fmt: skip
