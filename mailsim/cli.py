@@ -134,11 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def tool_commands() -> dict[str, Callable[[Sequence[str]], int]]:
+def tool_commands() -> dict[str, Callable[[list[str]], int]]:
     """Postfix's own tools (mailq, postqueue, postsuper, postcat, qshape, postconf, postmap, postalias)."""
     from mailsim.commands import COMMANDS
 
-    return dict(COMMANDS)
+    return {**COMMANDS, "mail": _mail}  # mailsim-ua-reader: `mailsim mail`
+
+
+# -- mailsim-ua-reader: `mailsim mail`, the seed's /bin/mail against a running `mailsim serve` (mailsim.ua.mailcmd)
+def _mail(argv: Sequence[str]) -> int:
+    from mailsim.ua.mailcmd import run_mail_cli
+
+    return run_mail_cli(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tools = tool_commands()
         if argv and argv[0] in tools:
-            return tools[argv[0]](argv[1:])
+            return tools[argv[0]](list(argv[1:]))
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
