@@ -76,3 +76,27 @@ def test_a_dead_destination_is_recognised_after_one_failed_cohort(tmp_path):
     assert all(r.get("text").startswith("delivery temporarily suspended: connect to mx.example.net") for r in suspended)
     [dead] = trace.select("dead", host="mail.example.org")
     assert dead.get("destination") == "example.net"
+
+
+def test_delay_warning_is_sent_once_after_delay_warning_time(tmp_path):
+    spec = two_hosts(
+        tmp_path,
+        """
+        [[faults]]
+        kind = "host-down"
+        host = "mx.example.net"
+        at = "0s"
+        [[messages]]
+        at = "10s"
+        from = "alice@example.org"
+        to = ["bob@example.net"]
+        via = "sendmail"
+        server = "mail.example.org"
+        """,
+        until="3h",
+        sender_extra="delay_warning_time = 1h",
+    )
+    trace = run(spec).trace
+    notices = trace.select("notice", host="mail.example.org")
+    assert [n.get("kind") for n in notices] == ["delay status"]
+    assert notices[0].time >= 10 + 3600 and notices[0].get("recipient") == "alice@example.org"
