@@ -98,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with `mailsim run` (the built-in default scenario), then look in out/default/. "
         "Postfix's tools take Postfix's options over a scenario's host at a simulated time: "
         "mailsim mailq|postqueue|postsuper|postcat|qshape -c SCENARIO [--host HOST] [--at TIME], "
-        "mailsim postconf|postmap|postalias -c DIR ...",
+        "mailsim postconf|postmap|postalias -c DIR ...; "
+        "the seed's /bin/mail against a running `mailsim serve`: mailsim mail -s SUBJECT RCPT < body, "
+        "mailsim mail -u USER [N]; a real message's Received chain as a scenario: mailsim replay MESSAGE.eml; capacity sweeps with "
+        "confidence intervals: mailsim sweep SWEEP.toml [--dask ADDRESS].",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -138,7 +141,21 @@ def tool_commands() -> dict[str, Callable[[list[str]], int]]:
     """Postfix's own tools (mailq, postqueue, postsuper, postcat, qshape, postconf, postmap, postalias)."""
     from mailsim.commands import COMMANDS
 
-    return {**COMMANDS, "mail": _mail}  # mailsim-ua-reader: `mailsim mail`
+    return {**COMMANDS, "mail": _mail, "replay": _replay, "sweep": _sweep}  # mailsim-ua-reader: `mailsim mail`
+
+
+def _sweep(argv: Sequence[str]) -> int:
+    """``mailsim sweep SWEEP.toml [--dask ADDRESS]``: replications and parameter arms, one row per run, CIs per arm."""
+    from mailsim.analysis.sweeps import run_sweep_cli
+
+    return run_sweep_cli(list(argv))
+
+
+def _replay(argv: Sequence[str]) -> int:
+    """``mailsim replay MESSAGE.eml``: the Received chain as a hop list, a scenario folder, where auth broke."""
+    from mailsim.analysis.replay import run_replay_cli
+
+    return run_replay_cli(list(argv))
 
 
 # -- mailsim-ua-reader: `mailsim mail`, the seed's /bin/mail against a running `mailsim serve` (mailsim.ua.mailcmd)

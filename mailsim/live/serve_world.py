@@ -12,6 +12,8 @@ cleanup into the simulated queues, and on through the simulated network.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from mailsim.scenario.access import stream_factory
 from mailsim.scenario.loader import load
 from mailsim.scenario.runner import role_builders
 from mailsim.scenario.world import World, build_world
+from mailsim.ua.serve_state import ServeState, ServeUser, bound_services, remove_state, write_state
 
 
 def live_services(world: World, hosts: Sequence[str] | None, services: Sequence[str] | None) -> list[LiveService]:
@@ -66,8 +69,13 @@ async def serve_world(
     announce: Callable[[str], Any] = lambda line: None,
     log: Callable[[Any, datetime], Any] | None = None,
     ready: asyncio.Future[Any] | None = None,
+    publish: bool = True,
 ) -> World:
-    """Bind, announce ``HOST SERVICE 127.0.0.1:PORT`` per service, and drive the world until ``until``."""
+    """Bind, announce ``HOST SERVICE 127.0.0.1:PORT`` per service, and drive the world until ``until``.
+
+    With ``publish`` the bound services are also written to the state file ``mailsim mail`` reads
+    (:mod:`mailsim.ua.serve_state`) and removed again when serving ends.
+    """
     from mailsim.cli import default_scenario
 
     spec = load(scenario or default_scenario())
@@ -79,10 +87,34 @@ async def serve_world(
     for host in world.hosts.values():
         host.live_client = stand_in
     driver = RealtimeDriver(world.sim, asyncio.get_running_loop())
+    try:  # SIGTERM ends the run as cleanly as reaching --until (state file removed, sockets closed)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, driver.stop)
+    except (NotImplementedError, RuntimeError):
+        pass
     async with await serve(live_services(world, hosts, services), address="127.0.0.1") as bound:
         for item in bound:
             announce(f"{item.host} {item.service} {item.address}:{item.port}")
-        if ready is not None and not ready.done():
-            ready.set_result((world, bound, driver))
-        await driver.run(until)
+        published = publish_state(world, bound, client) if publish else None  # mailsim-ua-reader
+        try:
+            if ready is not None and not ready.done():
+                ready.set_result((world, bound, driver))
+            await driver.run(until)
+        finally:
+            if published is not None:  # mailsim-ua-reader
+                remove_state(published, os.getpid())
     return world
+
+
+# -- mailsim-ua-reader: the bound services in a state file, so `mailsim mail` finds them (mailsim.ua.serve_state)
+def publish_state(world: World, bound: Sequence[Any], client: str | None) -> Path | None:
+    """Write the state file `mailsim mail` reads: bound services, users, the scenario CA (None: not writable)."""
+    stand_in = client or next((h.name for h in world.spec.hosts if "ua" in h.roles), None)
+    state = ServeState(
+        os.getpid(), str(world.spec.folder.resolve()), stand_in, bound_services(bound),
+        tuple(ServeUser(u.address, u.password, u.host) for u in world.spec.users),
+        world.tls.ca_pem if world.tls is not None else None,
+    )  # fmt: skip
+    try:
+        return write_state(state)
+    except OSError:  # serving goes on; `mailsim mail --server` still works
+        return None

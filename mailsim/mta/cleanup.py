@@ -83,6 +83,13 @@ class Cleanup:
             state = QueueState.HOLD
         if origin.rewrite_headers or self.always_add:
             headers = self._add_missing(queue_id, envelope, headers)
+        # mailsim-auth: the origin's milters (mailsim.mta.milters.daemons) inspect and edit the groomed message
+        milters = host.daemons.inspect(queue_id, envelope, b"".join(headers) + b"\r\n" + body, origin)
+        if milters.reply is not None or milters.discard:
+            return CleanupResult(None if milters.reply else queue_id, milters.reply or _queued(queue_id))
+        state = QueueState.HOLD if milters.hold is not None else state
+        edited, body = _split(milters.content)
+        headers = edited or headers
         envelope, originals = self._rewrite_envelope(envelope, verdict.redirect)
         data = b"".join(headers) + b"\r\n" + body
         message_id = _message_id(headers)
@@ -205,6 +212,10 @@ class _Verdict:
         elif verb[:1] in ("4", "5") and verb[:3].isdigit():
             self.reject, self.what = Reply(int(verb[:3]), f"{verb[0]}.7.1", text.strip() or "Error"), what
         return [original]
+
+
+def _queued(queue_id: str) -> Reply:
+    return Reply(250, "2.0.0", f"Ok: queued as {queue_id}")
 
 
 def _first(tables: Sequence[Any], text: str) -> str | None:

@@ -34,6 +34,7 @@ from mailsim.mail.queuefile import QueueFile, QueueState
 from mailsim.mta.bounce import Bounce
 from mailsim.mta.cleanup import Cleanup, Origin
 from mailsim.mta.error import DiscardAgent, ErrorAgent, Unavailable
+from mailsim.mta.milters.daemons import Daemons
 from mailsim.mta.qmgr.manager import Qmgr
 from mailsim.mta.queue_directory import QueueDirectory
 from mailsim.mta.smtp import SmtpAgent
@@ -93,6 +94,8 @@ class MailHost:
         self.passwd = _accounts(self, parts.users)
         self.sasl = {u.address: u.password for u in parts.users if u.password}
         self.local_names = frozenset({self.main.get("myhostname").lower(), self.name.lower()})
+        self.daemons = Daemons(self)  # mailsim-auth: milters and postsrsd from the host folder, before the maps open
+        self._tables.update(self.daemons.tables)
         self.queue = QueueDirectory(self.sim, self.name)
         self.rewrite = TrivialRewrite.for_host(self)
         self.cleanup = Cleanup(self)

@@ -16,6 +16,7 @@ and those of :class:`mailsim.engine.server.ServerSettings`.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,16 @@ from mailsim.mail.envelope import Envelope
 from mailsim.mail.received import received_header, with_protocol
 from mailsim.mail.reply import Reply
 from mailsim.mta.cleanup import Origin
-from mailsim.policy.restrictions.model import ActionKind, DnsStatus, PolicyWorld, SmtpdContext, Stage, Verdict
+from mailsim.mta.policy_service import policy_services_for
+from mailsim.policy.restrictions.model import (
+    ActionKind,
+    DnsblAnswer,
+    DnsStatus,
+    PolicyWorld,
+    SmtpdContext,
+    Stage,
+    Verdict,
+)
 from mailsim.policy.restrictions.settings import RestrictionSettings
 from mailsim.policy.restrictions.stages import SmtpdRestrictions
 
@@ -61,7 +71,8 @@ class Smtpd:
         self.host = host
         self.service = service
         self.main = host.service_main(service, "inet")
-        world = PolicyWorld(mail_domain=self._mail_domain, host_name=self._host_name, local_users=self._local_user)
+        world = PolicyWorld(mail_domain=self._mail_domain, host_name=self._host_name, local_users=self._local_user,
+                            policy_services=policy_services_for(host), dnsbl=self._dnsbl)  # mailsim-auth: policyd-spf  # fmt: skip
         # master.cf -o overrides reach smtpd's own restrictions but not trivial-rewrite, a separate daemon
         # that reads the global main.cf (so -o relay_domains= does not change address classes, as in Postfix).
         self.restrictions = SmtpdRestrictions(
@@ -95,6 +106,17 @@ class Smtpd:
         if answer.status in (Status.SERVFAIL, Status.TIMEOUT):
             return DnsStatus.TEMPFAIL
         return DnsStatus.NOT_FOUND
+
+    def _dnsbl(self, query: str) -> DnsblAnswer | DnsStatus | None:
+        """A DNS block list lookup (reject_rbl_client and friends): A records, and the TXT reason if any."""
+        answer = self.host.resolver.lookup_now(query, "A")
+        if answer.status in (Status.SERVFAIL, Status.TIMEOUT):
+            return DnsStatus.TEMPFAIL
+        if answer.status is not Status.NOERROR:
+            return None
+        txt = self.host.resolver.lookup_now(query, "TXT")
+        reason = txt.values[0].decode("utf-8", "replace") if txt.status is Status.NOERROR and txt.values else None
+        return DnsblAnswer(tuple(str(a) for a in answer.values), reason)
 
     def _local_user(self, name: str) -> bool:
         return name.lower() in self.host.passwd
@@ -134,7 +156,8 @@ class Smtpd:
         conn = self._conn(session)
         conn.counts["mail"] += 1
         conn.ctx = replace(
-            conn.ctx, sender=address, recipient=None, recipient_count=0, encrypted=session.tls is not None
+            conn.ctx, sender=address, recipient=None, recipient_count=0, encrypted=session.tls is not None,
+            instance=f"{self.host.sim.counter('smtpd-instance'):x}",  # mailsim-auth: one per transaction
         )
         return self._judge(conn, Stage.MAIL, "MAIL") or OK_MAIL
 
@@ -169,6 +192,9 @@ class Smtpd:
         parsed = envelope
         queue_id = conn.queue_id or self.host.queue.new_queue_id()
         stamped = self._received(session, conn, queue_id, parsed) + self._prepends(conn) + content
+        delay = self.host.daemons.milter_time(self.service, len(stamped))  # mailsim-auth: smtpd_milters at work
+        if delay > 0:
+            await asyncio.sleep(delay)
         result = self.host.cleanup.process(queue_id, parsed, stamped, self._origin(session, conn))
         self._end(conn)
         return result.reply

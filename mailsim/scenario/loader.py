@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,13 @@ from mailsim.scenario.spec import (
     LinkSpec,
     MessageSpec,
     OutputSpec,
+    ReadSpec,
     RecordSpec,
     ScenarioSpec,
     UserSpec,
     WorkloadSpec,
 )
+from mailsim.ua.arrivals import Burst
 
 SCENARIO_FILE = "scenario.toml"
 _TOML_POSITION = re.compile(r"^(?P<what>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
@@ -71,10 +73,15 @@ def read_toml(file: Path) -> tuple[dict[str, Any], dict[str, int]]:
     return data, key_lines(text)
 
 
-def load(path: str | Path) -> ScenarioSpec:
-    """A validated scenario from its folder; raises :class:`ScenarioErrors` listing every problem."""
+def load(path: str | Path, *, edit: Callable[[dict[str, Any]], None] | None = None) -> ScenarioSpec:
+    """A validated scenario from its folder; raises :class:`ScenarioErrors` listing every problem.
+
+    ``edit`` may change the parsed TOML before it is validated (sweeps set keys this way).
+    """
     file = scenario_file(path)
     data, lines = read_toml(file)
+    if edit is not None:
+        edit(data)
     problems: list[Problem] = []
     raw = SCHEMA.validate(data, "", problems)
     if problems or raw is None:
@@ -120,15 +127,17 @@ def _build(folder: Path, raw: dict[str, Any], lines: dict[str, int]) -> Scenario
         ),
         users=tuple(UserSpec(**u) for u in raw["users"]),
         messages=tuple(_message(m) for m in raw["messages"]),
-        workload=tuple(_workload(w) for w in raw["workload"]),
+        workload=tuple(_workload(folder, w) for w in raw["workload"]),
         faults=tuple(FaultSpec(**f) for f in raw["faults"]),
         outputs=OutputSpec(**raw["outputs"]) if raw["outputs"] else OutputSpec(),
+        reads=tuple(ReadSpec(**r) for r in raw["reads"]),
     )
 
 
 def _host(folder: Path, h: dict[str, Any], line: int | None) -> HostSpec:
     config = folder / h["config"] if h["config"] else None
-    return HostSpec(h["name"], h["addresses"], h["roles"], config, h["resolver"], h["live"], h["cpus"], line)
+    return HostSpec(h["name"], h["addresses"], h["roles"], config, h["resolver"], h["live"], h["cpus"], line,
+                    h["service_time"])  # fmt: skip
 
 
 def _message(m: dict[str, Any]) -> MessageSpec:
@@ -138,8 +147,30 @@ def _message(m: dict[str, Any]) -> MessageSpec:
     )
 
 
-def _workload(w: dict[str, Any]) -> WorkloadSpec:
-    return WorkloadSpec(w["kind"], w["from"], w["to"], w["rate"], w["size"], w["start"], w["stop"], w["via"])
+def _workload(folder: Path, w: dict[str, Any]) -> WorkloadSpec:
+    return WorkloadSpec(
+        kind=w["kind"],
+        senders=w["from"],
+        recipients=w["to"],
+        rate=w["rate"],
+        size=w["size"],
+        start=w["start"],
+        stop=w["stop"],
+        via=w["via"],
+        profile=w["profile"],
+        bursts=tuple(Burst(**b) for b in w["bursts"]),
+        rcpts=w["rcpts"],
+        population=w["population"],
+        unknown=w["unknown"],
+        members=w["members"],
+        file=folder / w["file"] if w["file"] else None,
+        lenient=w["lenient"],
+        log_host=w["log_host"],
+        limit=w["limit"],
+        client=w["client"],
+        server=w["server"],
+        user=w["user"],
+    )
 
 
 def _cross_check(spec: ScenarioSpec) -> Iterable[Problem]:
@@ -168,6 +199,8 @@ def _cross_check(spec: ScenarioSpec) -> Iterable[Problem]:
         yield Problem("dns.server", "the name of a host", spec.dns.server)
     yield from _check_people(spec, hosts)
     yield from _check_faults(spec, hosts, nodes)
+    yield from _check_workload(spec, hosts)
+    yield from _check_reads(spec, hosts)
 
 
 def _check_people(spec: ScenarioSpec, hosts: set[str]) -> Iterable[Problem]:
@@ -200,3 +233,53 @@ def _check_faults(spec: ScenarioSpec, hosts: set[str], nodes: set[str]) -> Itera
             yield Problem(f"{where}.link", "[A, B] naming a link of the scenario", fault.link)
         if fault.kind.startswith("dns-") and not fault.name:
             yield Problem(f"{where}.name", "a DNS name or *.suffix", fault.name)
+
+
+def _check_workload(spec: ScenarioSpec, hosts: set[str]) -> Iterable[Problem]:
+    """What each arrival process needs (mailsim.ua.workload reads the replay files when the world is built)."""
+    for i, w in enumerate(spec.workload):
+        where = f"workload[{i}]"
+        generated = w.kind in ("poisson", "diurnal")
+        if generated and not (w.rate is not None and w.rate >= 0) and not w.bursts:
+            yield Problem(f"{where}.rate", f'a rate like "120/h" ({w.kind} arrivals)', w.rate)
+        if w.kind == "diurnal" and not w.profile:
+            yield Problem(f"{where}.profile", "24 hourly weights (diurnal arrivals)", "nothing")
+        if not generated and (w.file is None or not w.file.is_file()):
+            yield Problem(f"{where}.file", f"an existing {w.kind} file to replay", str(w.file) if w.file else "nothing")
+        if w.kind != "maillog" and w.kind != "csv" and not w.senders:
+            yield Problem(f"{where}.from", "senders: addresses or domains", "nothing")
+        if w.kind != "csv" and not w.recipients:
+            yield Problem(f"{where}.to", "recipients: addresses or domains", "nothing")
+        for key in ("population", "members"):
+            if getattr(w, key) < (1 if key == "population" else 0):
+                yield Problem(
+                    f"{where}.{key}", "a positive number" if key == "population" else "0 or more", getattr(w, key)
+                )
+        for j, burst in enumerate(w.bursts):
+            if burst.until <= burst.at:
+                yield Problem(f"{where}.bursts[{j}].until", f"a time after at ({burst.at:g}s)", burst.until)
+        for key in ("client", "server"):
+            if getattr(w, key) is not None and getattr(w, key) not in hosts:
+                yield Problem(f"{where}.{key}", "the name of a host", getattr(w, key))
+
+
+def _check_reads(spec: ScenarioSpec, hosts: set[str]) -> Iterable[Problem]:
+    """[[reads]]: a user with a password, hosts that exist, an access agent to read from (mailsim-ua-reader)."""
+    users = {u.address: u for u in spec.users}
+    roles = {h.name: set(h.roles) for h in spec.hosts}
+    for i, read in enumerate(spec.reads):
+        where = f"reads[{i}]"
+        user = users.get(read.user)
+        if user is None or not user.password:
+            yield Problem(f"{where}.user", "the address of a [[users]] entry that has a password", read.user)
+        for key in ("host", "server", "msa"):
+            value = getattr(read, key)
+            if value is not None and value not in hosts:
+                yield Problem(f"{where}.{key}", "the name of a host", value)
+        if read.server is not None and read.server in hosts and "aa" not in roles[read.server]:
+            yield Problem(f"{where}.server", "a host with role aa (IMAP and POP3)", read.server)
+        if read.server is None and not any("aa" in r for r in roles.values()):
+            yield Problem(f"{where}.server", "a host with role aa to read from", "none in the scenario")
+        answers = read.reply is not None or bool(read.forward)
+        if answers and read.msa is None and not any("msa" in r for r in roles.values()):
+            yield Problem(f"{where}.msa", "a host with role msa to send replies and forwards through", "none")

@@ -21,7 +21,11 @@ from mailsim.engine.tls import TlsAuthority
 from mailsim.engine.transcript import trace_sink
 from mailsim.msa.submission import with_submission
 from mailsim.mta.master import HostParts, MailHost, load_host_config, master_text
+from mailsim.mta.milters.keys import publish_dkim_keys  # mailsim-auth: milters' DKIM/ARC keys into DNS
+from mailsim.scenario.reads import build_reads  # mailsim-ua-reader: [[reads]]
+from mailsim.scenario.resources import build_resources
 from mailsim.scenario.spec import HostSpec, MessageSpec
+from mailsim.scenario.workloads import add_workload_users, build_workload
 from mailsim.scenario.world import World
 from mailsim.ua.submit import Submission, UserAgent
 
@@ -154,4 +158,4 @@ def _msa_for(world: World, sender: str) -> str | None:
     return hosts[0].name if hosts else None
 
 
-ROLE_BUILDERS = (build_mail_hosts, build_access, build_messages)
+ROLE_BUILDERS = (add_workload_users, build_mail_hosts, build_access, publish_dkim_keys, build_resources, build_messages, build_workload, build_reads)

@@ -6,9 +6,12 @@ field it fills are read together. Durations are seconds, bandwidths bytes per se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from mailsim.core.units import parse_duration, parse_size
 from mailsim.scenario.schema import (
     ADDRESS,
     BANDWIDTH,
@@ -20,6 +23,7 @@ from mailsim.scenario.schema import (
     STRING,
     STRINGS,
     Field,
+    Invalid,
     ListOf,
     Table,
     list_of,
@@ -27,6 +31,46 @@ from mailsim.scenario.schema import (
     probability,
     window,
 )
+from mailsim.ua.arrivals import Burst, Distribution, fixed, hourly_profile, parse_distribution
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """One name or a list of names (addresses or domains)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) and v for v in items):
+        raise Invalid("an address or domain, or a list of them")
+    return tuple(items)
+
+
+def _distribution(quantity: Callable[[Any], float]) -> Callable[[Any], Distribution]:
+    def convert(value: Any) -> Distribution:
+        try:
+            return parse_distribution(value, quantity)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+
+    return convert
+
+
+def _hourly(value: Any) -> tuple[float, ...]:
+    try:
+        return hourly_profile(value if isinstance(value, list) else ())
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def _service_times(value: Any) -> tuple[tuple[str, Distribution], ...]:
+    if not isinstance(value, dict):
+        raise Invalid('a table of transport = duration distribution, like { smtp = "exponential(50ms)" }')
+    durations = _distribution(parse_duration)
+    return tuple((str(name), durations(spec)) for name, spec in value.items())
+
+
+NAMES = _names
+SIZES = _distribution(parse_size)
+COUNTS = _distribution(float)
+HOURLY = _hourly
+SERVICE_TIMES = _service_times
 
 ROLES = ("ua", "msa", "mta", "da", "aa", "dns")
 FAULT_KINDS = ("host-down", "link-down", "dns-nxdomain", "dns-servfail", "dns-timeout")
@@ -40,6 +84,10 @@ HOST = Table(
         "resolver": Field(STRING, "host whose DNS service this host queries (default: dns.server)"),
         "live": Field(STRING, "HOST:PORT of a real server standing in for this host"),
         "cpus": Field(INTEGER, "CPU cores (capacity model)", default=2),
+        "service_time": Field(
+            SERVICE_TIMES, "resource model: transport = time one delivery holds a process (mailsim.scenario.resources)",
+            default=(),
+        ),
     }
 )
 ROUTER = Table({"name": Field(STRING, "the router's name", required=True)})
@@ -93,16 +141,61 @@ MESSAGE = Table(
                          default="full"),  # fmt: skip
     }
 )
+# -- [[reads]]: a user agent reads a mailbox over IMAP or POP3 (mailsim.scenario.reads) -- mailsim-ua-reader
+READ = Table(
+    {
+        "at": Field(DURATION, "when the user agent connects", default=0.0),
+        "user": Field(
+            STRING, "the scenario user whose mailbox is read (logs in with the user's password)", required=True
+        ),
+        "host": Field(STRING, "client machine (default: the user's host, else the first host with role ua)"),
+        "server": Field(STRING, "access agent host (default: the aa host of the user's domain)"),
+        "protocol": Field(one_of("imap", "pop3"), "imap: one message at a time; pop3: all at once", default="imap"),
+        "mark_read": Field(
+            BOOLEAN, "imap: set \\Seen on each message read (pop3: the server does at QUIT)", default=True
+        ),
+        "delete": Field(
+            BOOLEAN, "delete what was read (pop3: download-and-delete; imap: \\Deleted + EXPUNGE)", default=False
+        ),
+        "reply": Field(STRING, "text of a reply sent to each message read (not to automatic mail, RFC 3834)"),
+        "forward": Field(STRINGS, "addresses each message read is forwarded to", default=()),
+        "matching": Field(STRING, "reply/forward only messages whose Subject contains this (any case)"),
+        "msa": Field(STRING, "host replies and forwards are submitted to (default: the MSA of the user's domain)"),
+    }
+)
+WORKLOAD_KINDS = ("poisson", "diurnal", "csv", "maillog")
+BURST = Table(
+    {
+        "at": Field(DURATION, "start of the burst", required=True),
+        "until": Field(DURATION, "end of the burst", required=True),
+        "rate": Field(RATE, "extra arrival rate while it lasts", required=True),
+    }
+)
 WORKLOAD = Table(
     {
-        "kind": Field(one_of("poisson"), "arrival process", default="poisson"),
-        "from": Field(STRINGS, "sender addresses drawn uniformly", required=True),
-        "to": Field(STRINGS, "recipient addresses drawn uniformly", required=True),
-        "rate": Field(RATE, "mean arrival rate", required=True),
-        "size": Field(SIZE, "body size", default=2048),
+        "kind": Field(
+            one_of(*WORKLOAD_KINDS), "arrival process (mailsim.ua.arrivals, mailsim.ua.replay)", default="poisson"
+        ),
+        "from": Field(NAMES, "senders: addresses, or domains whose `population` users send", default=()),
+        "to": Field(NAMES, "recipients: addresses, or domains whose `population` users receive", default=()),
+        "rate": Field(RATE, "mean arrival rate (poisson, diurnal: the daily mean)"),
+        "profile": Field(HOURLY, "diurnal: 24 hourly weights from 00:00 of the wall clock", default=()),
+        "bursts": Field(ListOf(BURST), "windows of extra arrivals", default=()),
+        "size": Field(SIZES, "message size distribution", default=fixed(2048)),
+        "rcpts": Field(COUNTS, "recipients per message (distribution)", default=fixed(1)),
+        "population": Field(INTEGER, "users per domain named in from/to", default=100),
+        "unknown": Field(probability, "share of recipients that are unknown users (bounces)", default=0.0),
+        "members": Field(INTEGER, "mailing list: every message goes to this many members drawn from `to`", default=0),
+        "file": Field(STRING, "csv or maillog file to replay (relative to the scenario)"),
+        "lenient": Field(BOOLEAN, "skip bad rows and foreign lines (counted) instead of failing", default=False),
+        "log_host": Field(STRING, "maillog: only lines logged by this syslog host name"),
         "start": Field(DURATION, "first possible arrival", default=0.0),
         "stop": Field(DURATION, "no arrivals after this time"),
-        "via": Field(one_of("submission", "smtp", "sendmail"), "entry point", default="submission"),
+        "limit": Field(INTEGER, "at most this many messages"),
+        "via": Field(one_of("submission", "smtp", "sendmail"), "entry point", default="sendmail"),
+        "client": Field(STRING, "host the messages are sent from (default: the server, or the sender's user host)"),
+        "server": Field(STRING, "host they are handed to (default: the sender domain's MSA)"),
+        "user": Field(STRING, "SASL login for submission (a scenario user; default: the sender when it is one)"),
     }
 )
 FAULT = Table(
@@ -139,6 +232,7 @@ SCHEMA = Table(
         "dns": Field(DNS, "DNS data and resolver model", default=None),
         "users": Field(ListOf(USER), "mail users", default=()),
         "messages": Field(ListOf(MESSAGE), "scripted messages", default=()),
+        "reads": Field(ListOf(READ), "user agents reading mail over IMAP/POP3", default=()),
         "workload": Field(ListOf(WORKLOAD), "generated traffic", default=()),
         "faults": Field(ListOf(FAULT), "injected failures", default=()),
         "outputs": Field(OUTPUTS, "what a run writes", default=None),
@@ -156,6 +250,7 @@ class HostSpec:
     live: str | None
     cpus: int
     line: int | None = None
+    service_time: tuple[tuple[str, Distribution], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,15 +303,47 @@ class MessageSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadSpec:
+    """A user agent reading a mailbox at a time, and what it does with what it read (the READ table)."""
+
+    at: float
+    user: str
+    host: str | None = None
+    server: str | None = None
+    protocol: str = "imap"
+    mark_read: bool = True
+    delete: bool = False
+    reply: str | None = None
+    forward: tuple[str, ...] = ()
+    matching: str | None = None
+    msa: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WorkloadSpec:
+    """Generated traffic: an arrival process, who sends to whom, sizes, and where it enters."""
+
     kind: str
     senders: tuple[str, ...]
     recipients: tuple[str, ...]
-    rate: float
-    size: int
-    start: float
-    stop: float | None
-    via: str
+    rate: float | None
+    size: Distribution = fixed(2048)
+    start: float = 0.0
+    stop: float | None = None
+    via: str = "sendmail"
+    profile: tuple[float, ...] = ()
+    bursts: tuple[Burst, ...] = ()
+    rcpts: Distribution = fixed(1)
+    population: int = 100
+    unknown: float = 0.0
+    members: int = 0
+    file: Path | None = None
+    lenient: bool = False
+    log_host: str | None = None
+    limit: int | None = None
+    client: str | None = None
+    server: str | None = None
+    user: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +384,7 @@ class ScenarioSpec:
     workload: tuple[WorkloadSpec, ...]
     faults: tuple[FaultSpec, ...]
     outputs: OutputSpec
+    reads: tuple[ReadSpec, ...] = ()
 
     def host(self, name: str) -> HostSpec:
         for host in self.hosts:

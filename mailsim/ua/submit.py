@@ -34,6 +34,8 @@ class Submission:
     password: str | None = None
     bare: bool = False
     """Leave Date and Message-ID out and write From unqualified, as a sloppy MUA does (the MSA grooms)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """More header fields, e.g. a reply's In-Reply-To and References (mailsim.ua.reader)."""
 
 
 class UserAgent:
@@ -56,7 +58,8 @@ class UserAgent:
         message_id = make_message_id(self.sim, domain)
         date = format_date(self.sim.wallclock())
         msg = build_message(submission.sender, list(submission.recipients), submission.subject, submission.body,
-                            date=date, message_id=message_id, headers=[("User-Agent", "mailsim-ua/0.1")])  # fmt: skip
+                            date=date, message_id=message_id,
+                            headers=[*submission.headers, ("User-Agent", "mailsim-ua/0.1")])  # fmt: skip
         return as_bytes(msg)
 
     async def send(self, submission: Submission, server: str, *, server_name: str | None = None) -> SessionResult:

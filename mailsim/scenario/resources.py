@@ -1,0 +1,86 @@
+"""The resource model, first part: how long a delivery keeps a delivery-agent process busy.
+
+A host's ``service_time`` table (scenario.toml, ``[[hosts]]``) gives, per master.cf transport, a
+distribution of durations (``{ local = "exponential(200ms)", smtp = "fixed(20ms)" }``; the syntax of
+:mod:`mailsim.ua.arrivals` with durations). Each delivery request of that transport first holds its
+process for a drawn time, then runs the agent as usual (whose own modelled time, SMTP round trips or
+a mailbox write, comes on top). The processes are qmgr's: a transport has ``maxproc`` of them
+(master.cf, or default_process_limit), so the transport is a c-server queue with c = maxproc fed by
+qmgr's active queue; with the ``discard`` agent behind it the service time is exactly the drawn one,
+which is how the M/M/c validation (tests/validation) is built.
+
+Every service start and end is a ``resource`` trace record (``start``/``end``: resource = the
+transport, busy = processes in use after the change, capacity = maxproc, hold = the drawn time,
+queue_id of the request), from which :mod:`mailsim.analysis.metrics` computes utilisation and the
+wait from qmgr activation to the start of service. Draws come from the stream
+``resource.HOST.TRANSPORT``.
+
+Not modelled yet (issue 7, item 2): CPU cores and per-KB CPU costs of smtpd, cleanup and qmgr, the
+queue file's fsync, and throttling remote destinations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from mailsim.scenario.world import World
+from mailsim.ua.arrivals import Distribution
+
+
+class TimedAgent:
+    """A delivery agent behind the resource model: each request first holds a process for a drawn time."""
+
+    def __init__(self, host: Any, transport: str, inner: Any, service: Distribution) -> None:
+        self.host = host
+        self.sim = host.sim
+        self.transport = transport
+        self.inner = inner
+        self.service = service
+        self.capacity = int(host.process_limit(transport))
+        self.rng = host.sim.rng(f"resource.{host.name}.{transport}")
+        self.busy = 0
+
+    def deliver(self, request: Any) -> simpy.Event:
+        return self.sim.env.process(self._run(request))
+
+    def _run(self, request: Any) -> Generator[simpy.Event, Any, Any]:
+        self.busy += 1
+        hold = max(0.0, self.service.sample(self.rng))
+        self._emit("start", request.queue_id, hold=hold)
+        try:
+            yield self.sim.env.timeout(hold)
+            report = yield self.inner.deliver(request)
+        finally:
+            self.busy -= 1
+            self._emit("end", request.queue_id)
+        return report
+
+    def _emit(self, event: str, queue_id: str, **fields: Any) -> None:
+        self.sim.emit(self.host.name, "resource", event, queue_id=queue_id, resource=self.transport, busy=self.busy,
+                      capacity=self.capacity, **fields)  # fmt: skip
+
+
+def install(host: Any, service_times: dict[str, Distribution]) -> None:
+    """Put the host's agents of these transports behind :class:`TimedAgent` (as qmgr looks them up)."""
+    lookup: Callable[[str], Any] = host.agent
+    wrapped: dict[str, TimedAgent] = {}
+
+    def agent(transport: str) -> Any:
+        if transport not in service_times:
+            return lookup(transport)
+        found = wrapped.get(transport)
+        if found is None:
+            found = wrapped[transport] = TimedAgent(host, transport, lookup(transport), service_times[transport])
+        return found
+
+    host.agent = agent
+
+
+def build_resources(world: World) -> None:
+    """Role builder (after the mail hosts): apply every host's ``service_time`` table."""
+    for spec in world.spec.hosts:
+        if spec.service_time and spec.name in world.hosts:
+            install(world.hosts[spec.name], dict(spec.service_time))
