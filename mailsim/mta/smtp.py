@@ -180,6 +180,8 @@ class SmtpAgent:
             if _answered(result):
                 return self._report(request, target, result, start)
             last_reason = _connect_reason(target, result)
+            self.host.sim.trace.emit(self.host.name, self.service, "connect_failed", queue_id=request.queue_id,
+                                     text=last_reason)  # fmt: skip
         return self._all(request, DeliveryStatus.DEFERRED, "4.4.1", last_reason, start, site=True, log=False)
 
     def _plan(self, request: DeliverRequest, target: Target, content: bytes) -> SessionPlan:
