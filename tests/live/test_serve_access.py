@@ -83,3 +83,19 @@ def test_fetchmail_fetches_it_over_pop3(served, tmp_path: Path):
                           stdin=subprocess.DEVNULL)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Subject: read me live" in inbox.read_text()
+
+
+def test_fetchmail_fetches_it_over_imap(served, tmp_path: Path):
+    fetchmail = require("fetchmail")
+    rc = tmp_path / "fetchmailrc"
+    inbox = tmp_path / "inbox"
+    rc.write_text(
+        f'poll 127.0.0.1 protocol IMAP port {served[("mx.example.net", "imap")]}\n'
+        f'  user "bob" password "bob-secret" keep mda "/bin/sh -c \'cat >> {inbox}\'"\n'
+    )
+    rc.chmod(0o600)
+    proc = subprocess.run([fetchmail, "-f", str(rc), "--nosslcertck", "-v", "--all", "--pidfile",
+                           str(tmp_path / "pid")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "HOME": str(tmp_path)}, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Subject: read me live" in inbox.read_text()
