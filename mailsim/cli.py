@@ -144,11 +144,39 @@ def tool_commands() -> dict[str, Callable[[list[str]], int]]:
     return {**COMMANDS, "mail": _mail, "replay": _replay, "sweep": _sweep}  # mailsim-ua-reader: `mailsim mail`
 
 
-def _sweep(argv: Sequence[str]) -> int:
-    """``mailsim sweep SWEEP.toml [--dask ADDRESS]``: replications and parameter arms, one row per run, CIs per arm."""
-    from mailsim.analysis.sweeps import run_sweep_cli
+def _sweep_parser() -> argparse.ArgumentParser:
+    from mailsim.scenario.sweep import DEFAULT_WORKERS
 
-    return run_sweep_cli(list(argv))
+    parser = argparse.ArgumentParser(
+        prog="mailsim sweep",
+        description="Run a sweep file: every arm (combination of parameter values) replicated, in parallel "
+        "processes or on a Dask cluster; writes one row per run and the 95 % confidence intervals per arm.",
+    )
+    parser.add_argument("sweepfile", help="the sweep file (TOML; see mailsim.scenario.sweep)")
+    parser.add_argument("--dask", metavar="ADDRESS", help="run on the Dask scheduler at ADDRESS (tcp://host:8786)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local processes (0: in this process)")
+    parser.add_argument("--out", help="folder for runs.csv and summary.csv (default: out/sweep-NAME)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary table")
+    return parser
+
+
+def _sweep(argv: Sequence[str]) -> int:
+    """``mailsim sweep SWEEP.toml [--dask ADDRESS] [--workers N] [--out DIR] [-q]``: arms x replications, CIs."""
+    from mailsim.analysis.sweeps import measure_for
+    from mailsim.scenario.sweep import load_sweep, run_sweep
+
+    args = _sweep_parser().parse_args(list(argv))
+    spec = load_sweep(args.sweepfile)
+    result = run_sweep(spec, measure_for(spec), client=args.dask, workers=args.workers, progress=not args.quiet)
+    out = Path(args.out) if args.out else Path("out") / f"sweep-{Path(args.sweepfile).stem}"
+    out.mkdir(parents=True, exist_ok=True)
+    summary = result.summary()
+    result.runs.to_csv(out / "runs.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    if not args.quiet:
+        print(summary.to_string(index=False))
+        print(f"\n{len(result.runs)} runs in {result.wall.sum():.1f} s of worker time; wrote {out}/runs.csv, summary.csv")
+    return 0
 
 
 def _replay(argv: Sequence[str]) -> int:

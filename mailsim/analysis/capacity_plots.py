@@ -10,15 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-
-def _empty(fig: Figure, ax: Axes, text: str) -> Figure:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return fig
+from mailsim.analysis.plots import _empty
 
 
 def throughput_figure(throughput: pd.DataFrame, *, title: str = "Throughput") -> Figure:

@@ -12,15 +12,13 @@ here, one layer up (:mod:`mailsim.analysis.metrics`), and are handed down as a p
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mailsim.analysis.metrics import DEFAULT_METRICS, METRICS, measure_run
-from mailsim.core.errors import MailsimError, ScenarioError
+from mailsim.core.errors import ScenarioError
 from mailsim.core.units import parse_duration
 from mailsim.scenario.sweep import DEFAULT_WORKERS, Sweep, SweepResult, check_sweep, load_sweep, run_sweep
 
@@ -56,39 +54,3 @@ def sweep(
         )  # fmt: skip
         check_sweep(spec)
     return run_sweep(spec, measure_for(spec), client=client, workers=workers, progress=progress)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mailsim sweep",
-        description="Run a sweep file: every arm (combination of parameter values) replicated, in parallel "
-        "processes or on a Dask cluster; writes one row per run and the 95 % confidence intervals per arm.",
-    )
-    parser.add_argument("sweepfile", help="the sweep file (TOML; see mailsim.scenario.sweep)")
-    parser.add_argument("--dask", metavar="ADDRESS", help="run on the Dask scheduler at ADDRESS (tcp://host:8786)")
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local processes (0: in this process)")
-    parser.add_argument("--out", help="folder for runs.csv and summary.csv (default: out/sweep-NAME)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary table")
-    return parser
-
-
-def run_sweep_cli(argv: Sequence[str]) -> int:
-    """``mailsim sweep SWEEPFILE [--dask ADDRESS] [--workers N] [--out DIR] [-q]``; returns the exit code."""
-    args = _parser().parse_args(list(argv))
-    try:
-        spec = load_sweep(args.sweepfile)
-        result = run_sweep(spec, measure_for(spec), client=args.dask, workers=args.workers, progress=not args.quiet)
-    except MailsimError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_USAGE
-    out = Path(args.out) if args.out else Path("out") / f"sweep-{Path(args.sweepfile).stem}"
-    out.mkdir(parents=True, exist_ok=True)
-    summary = result.summary()
-    result.runs.to_csv(out / "runs.csv", index=False)
-    summary.to_csv(out / "summary.csv", index=False)
-    if not args.quiet:
-        print(summary.to_string(index=False))
-        print(
-            f"\n{len(result.runs)} runs in {result.wall.sum():.1f} s of worker time; wrote {out}/runs.csv, summary.csv"
-        )
-    return 0

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from mailsim.analysis.metrics import measure_run
-from mailsim.analysis.sweeps import run_sweep_cli, sweep
+from mailsim.analysis.sweeps import sweep
+from mailsim.cli import main
 from mailsim.core.errors import ScenarioError
 from mailsim.scenario.overrides import BadKey, load_with, parse_key
 from mailsim.scenario.replicate import mean_ci, t_quantile
@@ -73,7 +74,7 @@ def test_a_bad_value_and_a_missing_list_entry_name_the_sweep_key(tmp_path: Path)
     path = write_sweep(tmp_path, '[parameters]\n"workload[3].rate" = ["1/s"]\n')
     with pytest.raises(ScenarioError, match=r"workload\[3\].rate: expected an index below 1"):
         load_sweep(path)
-    assert run_sweep_cli([str(path), "-q"]) == 2
+    assert main(["sweep", str(path), "-q"]) == 2
 
 
 def _small(tmp_path: Path) -> Path:
@@ -118,5 +119,5 @@ def test_the_local_pool_and_a_dask_cluster_give_the_same_dataframe(tmp_path: Pat
 
 def test_the_cli_writes_runs_and_summary(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert run_sweep_cli([str(_small(tmp_path)), "--workers", "0", "--out", str(out), "-q"]) == 0
+    assert main(["sweep", str(_small(tmp_path)), "--workers", "0", "--out", str(out), "-q"]) == 0
     assert len(pd.read_csv(out / "runs.csv")) == 4 and not pd.read_csv(out / "summary.csv").empty
