@@ -210,7 +210,10 @@ class ClientSession:
             raise _Failure(Outcome.REFUSED, "connect", detail=str(exc)) from None
         except (TimeoutError, OSError) as exc:
             raise _Failure(Outcome.UNREACHABLE, "connect", detail=str(exc) or "connection timed out") from None
-        sockname = self.smtp.get_transport_info("sockname")
+        try:  # a server that greets with 421 and hangs up at once may be gone already
+            sockname = self.smtp.get_transport_info("sockname")
+        except aiosmtplib.SMTPServerDisconnected:
+            sockname = None
         self.local = f"{sockname[0]}:{sockname[1]}" if sockname else ""
         reply = to_reply(response)
         if reply.code != 220:

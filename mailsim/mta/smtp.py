@@ -37,8 +37,8 @@ from mailsim.engine.client import (
     SessionResult,
     StartTls,
     Transaction,
-    deliver,
 )
+from mailsim.engine.fidelity import session as fidelity_session  # fidelity
 from mailsim.engine.simloop import host_context
 from mailsim.mail.delivery import DeliverRequest, DeliveryStatus, RecipientStatus
 from mailsim.mail.report import DeliveryReport
@@ -173,8 +173,8 @@ class SmtpAgent:
         for target in targets:
             if sessions >= limit:
                 break
-            result = await deliver(self._plan(request, target, content), record=False,
-                                   transcripts=self.host.transcripts, host=self.host.name, service=self.service)  # fmt: skip
+            result = await fidelity_session(self._plan(request, target, content), record=False,  # fidelity
+                                            transcripts=self.host.transcripts, host=self.host.name, service=self.service)  # fmt: skip
             if result.outcome is not Outcome.REFUSED and result.outcome is not Outcome.UNREACHABLE:
                 sessions += 1
             if _answered(result):

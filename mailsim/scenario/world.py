@@ -139,6 +139,7 @@ def build_world(
     sim.loop.network = network  # type: ignore[union-attr]
     world = World(spec, sim, topology, network, build_zones(spec), build_faults(spec))
     world.fidelity = fidelity or spec.fidelity
+    sim.loop.fidelity = world.fidelity  # type: ignore[union-attr]  # fidelity: read by engine.fidelity.session
     world.files = files
     build_resolvers(world)
     for builder in builders:

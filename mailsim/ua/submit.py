@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mailsim.engine.client import Credentials, SessionPlan, SessionResult, StartTls, Transaction, deliver
+from mailsim.engine.client import Credentials, SessionPlan, SessionResult, StartTls, Transaction
+from mailsim.engine.fidelity import session  # fidelity
 from mailsim.engine.simloop import host_context
 from mailsim.mail.message import as_bytes, build_message, format_date, make_message_id
 
@@ -77,7 +78,7 @@ class UserAgent:
             tls_context=self.tls_context, server_name=server_name, credentials=credentials,
         )  # fmt: skip
         with host_context(self.host):
-            result = await deliver(plan, record=False, transcripts=self.transcripts, host=self.host, service="ua")
+            result = await session(plan, record=False, transcripts=self.transcripts, host=self.host, service="ua")  # fidelity
         self.sent.append(result)
         self.sim.trace.emit(
             self.host, "ua", "submit", message_id=message_id, sender=submission.sender,

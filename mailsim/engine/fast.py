@@ -1,0 +1,455 @@
+"""The ``fast`` fidelity: one SMTP client session without an engine, the server's hooks called directly.
+
+Why: capacity runs need the decisions (the same :class:`~mailsim.engine.hooks.SmtpHooks` as in ``wire``) and
+the timing, not the bytes. :func:`fast_deliver` plays both ends of :func:`mailsim.engine.client.deliver`
+against a listener's :class:`~mailsim.engine.server.SmtpServerFactory` (its ``hooks`` and ``settings``) and
+returns the same :class:`SessionResult`.
+
+Timing model (the wire model of :mod:`mailsim.net.network`, replayed): the handshake as
+:mod:`mailsim.net.handshake` does it (SYN at ``t0 + 2**k - 1``, RST or SYN-ACK one ``d(0)`` back, the
+server's end ``d(0)`` after the client's, give-up at ``min(smtp_connect_timeout, 127 s)``); then every
+command and reply is a write of exactly the bytes aiosmtplib/aiosmtpd would write (the same reply texts,
+EHLO keyword list, dot-stuffed DATA) through a per-direction pipe that keeps the wire's bottleneck
+``tx_free``, FIFO ``last`` arrival and 64 KiB pieces, so an idle path costs ``d(n)`` per write.
+
+STARTTLS (TLS 1.3, one extra round trip): the flights are measured once per (client context, server
+context, SNI name) with an in-memory handshake of the real contexts (``ssl.MemoryBIO``) and cached:
+ClientHello up, ServerHello..Finished down, client Finished up, then the server's session tickets down when
+the Finished arrives (what the wire run shows: 517, 2021, 80 and 510 bytes in the default scenario). After
+the handshake every write carries 22 bytes of record overhead per 16 KiB record (AES-GCM, TLS 1.3), and
+the server's end of the connection (``disconnect``) waits one ``d(24)`` for the client's close_notify.
+
+Not modelled (documented differences from ``wire``): smtpd_timeout on the server side, the
+smtpd_hard_error_limit hang-up, ``loss_model="random"`` (same stream, other draw order: only the
+distribution agrees), transcripts (none), ``net`` records other than connect/accept/refused/timeout/close
+(no ``reset``: a broken session ends with ``close``), and a route that breaks
+mid-session is reported as LOST at the next write after the break instead of at the instant it breaks.
+Checked (tests/engine/test_fast.py and every scenario folder): the same trace apart from ``net`` and
+``transcript`` records; times equal, or within 1e-13 s where float sums are taken in another order.
+
+Postfix parameters read: none (the client's timeouts come in the plan, the server's in ServerSettings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import math
+import re
+import ssl
+from base64 import b64encode
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from mailsim.engine.fast_net import TLS_CLOSE_NOTIFY, TLS_OVERHEAD, TLS_RECORD, Pipe, cached_flights
+from mailsim.engine.fast_server import FastServer as _Server
+from mailsim.engine.hooks import SmtpSession, TlsInfo
+from mailsim.engine.plan import Outcome, RecipientResult, SessionPlan, SessionResult, StartTls, Transaction
+from mailsim.engine.transcript import TranscriptSink
+from mailsim.mail.reply import Reply
+
+HooksAt = Callable[[str, int], "tuple[Any, ...] | None"]
+"""``(hooks, settings)`` or ``(hooks, settings, factory)`` of what listens on ``(ip, port)``; None: nothing SMTP."""
+_DSN_PARAMETERS = ("RET", "ENVID", "NOTIFY", "ORCPT")
+_LINE_ENDINGS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
+
+
+class _Failure(Exception):
+    def __init__(self, outcome: Outcome, stage: str, reply: Reply | None = None, detail: str = "") -> None:
+        super().__init__(detail or outcome.value)
+        self.outcome, self.stage, self.reply, self.detail = outcome, stage, reply, detail
+
+
+async def fast_deliver(
+    plan: SessionPlan,
+    *,
+    network: Any,
+    hooks_at: HooksAt,
+    host: str,
+    service: str = "smtp",
+    transcripts: TranscriptSink | None = None,
+) -> SessionResult:
+    """One session as :func:`~mailsim.engine.client.deliver` would run it, with no engine (module docstring)."""
+    return await FastSession(plan, network, hooks_at, host, service).run()
+
+
+class FastSession:
+    """Both ends of one SMTP session in virtual time; :func:`fast_deliver` is the entry point."""
+
+    def __init__(self, plan: SessionPlan, network: Any, hooks_at: HooksAt, host: str, service: str) -> None:
+        if plan.starttls is not StartTls.NONE and plan.tls_context is None:
+            raise ValueError("SessionPlan.starttls needs a prebuilt tls_context (see mailsim.engine.tls)")
+        self.plan, self.net, self.hooks_at, self.service = plan, network, hooks_at, service
+        self.loop = asyncio.get_running_loop()
+        topo = network.topology
+        self.src_host = topo.host_of_address(plan.source_address) if plan.source_address else host
+        self.results: list[RecipientResult | None] = [None] * len(plan.transaction.recipients)
+        self.extensions: dict[str, str] = {}
+        self.auth_methods: list[str] = []
+        self.esmtp = False
+        self.tls: TlsInfo | None = None
+        self.authenticated = False
+        self.server: _Server | None = None
+        self.up: Pipe | None = None
+        self.down: Pipe | None = None
+        self.route: Any = None
+        self.overhead = False
+        self.t0 = 0.0
+        self.ends: dict[str, Any] = {}
+        self.client_closed = False
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    async def until(self, when: float) -> None:
+        delay = when - self.loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def run(self) -> SessionResult:
+        started = self.now()
+        outcome, stage, reply, detail = Outcome.COMPLETED, "done", None, ""
+        try:
+            await self._open()
+            await self._greet()
+            await self._secure()
+            await self._login()
+            reply = await self._send(self.plan.transaction)
+        except _Failure as failure:
+            outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
+        server = self.server
+        ending = outcome in (Outcome.COMPLETED, Outcome.REJECTED, Outcome.TLS_FAILED)
+        if ending and server is not None and not server.closed and not server.hangup:
+            await self._quit()
+        if server is not None and not server.closed:
+            self._client_gone(self.now())
+            self._server_gone(self._fin_arrival())
+        return self._result(outcome, stage, reply, detail, started)
+
+    def _fin_arrival(self) -> float:
+        """When the server learns the client is gone: the FIN (or close_notify under TLS) behind the data."""
+        assert self.up is not None
+        return self.up.send(TLS_CLOSE_NOTIFY if self.overhead else 0, self.now())
+
+    def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float) -> SessionResult:
+        decided = reply is not None and stage in ("done", "mail", "data")
+        recipients = tuple(
+            result
+            or RecipientResult(address, reply if decided else None, decided and reply is not None and reply.code >= 500)
+            for address, result in zip(self.plan.transaction.recipients, self.results)
+        )
+        peer = f"{self.plan.host}:{self.plan.port}"
+        return SessionResult(
+            outcome, stage, reply, recipients, peer, self.esmtp, self.tls, self.authenticated, detail,
+            started, self.now(), (),
+        )  # fmt: skip
+
+    # -- connecting ------------------------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        """The handshake of :mod:`mailsim.net.handshake`, then the greeting."""
+        net, plan = self.net, self.plan
+        t0 = self.t0 = self.now()
+        giveup = t0 + min(plan.timeouts.connect, net.syn_giveup)
+        dst_host = net.topology.host_of_address(plan.host)
+        for k in range(net.syn_retries + 1):
+            at = t0 + 2.0**k - 1.0
+            if at >= giveup:
+                break
+            await self.until(at)
+            route = None if dst_host is None else net.topology.route(self.src_host, dst_host, at)
+            if route is None:
+                continue
+            arrived = at + net.delay(route, 0)
+            back = arrived + net.delay(route, 0)
+            if route.breaks_at <= arrived or route.breaks_at <= back or back > giveup:
+                continue
+            await self.until(arrived)
+            listener = net.listener_at(plan.host, plan.port)
+            found = None if listener is None else self.hooks_at(plan.host, plan.port)
+            await self.until(back)
+            if listener is None or found is None:
+                self.net.sim.emit(self.src_host, "net", "refused", local=self._source_ip(), peer=plan.host,
+                                  peer_port=plan.port)  # fmt: skip
+                raise _Failure(Outcome.REFUSED, "connect", detail=f"Connect call failed {(plan.host, plan.port)!r}")
+            await self._established(route, found)
+            return
+        await self.until(giveup)
+        if plan.timeouts.connect >= net.syn_giveup:  # else the client gave up first and the SYNs just stop
+            net.sim.emit(self.src_host, "net", "timeout", local=self._source_ip(), peer=plan.host, peer_port=plan.port)
+        raise _Failure(Outcome.UNREACHABLE, "connect", detail="connection timed out")
+
+    async def _established(self, route: Any, found: tuple[Any, ...]) -> None:
+        net, plan = self.net, self.plan
+        now = self.now()
+        self.route = route
+        rng = getattr(net, "_rng", None)  # noqa: SLF001 - loss_model="random": the same stream as the wire
+        self.up, self.down = Pipe(route, now, net.segment, rng), Pipe(route, now, net.segment, rng)
+        accept = now + net.delay(route, 0)
+        self.up.last = accept
+        sport = net._ephemeral(self.src_host)  # noqa: SLF001 - the same client port the wire run takes
+        local_ip = plan.source_address or self._source_ip()
+        net._connections += 1  # noqa: SLF001 - one connection numbering for both fidelities
+        self.ends = {"conn": net._connections, "local": local_ip, "local_port": sport, "peer": plan.host,
+                     "peer_port": plan.port}  # fmt: skip
+        net.sim.emit(self.src_host, "net", "connect", **self.ends, handshake=now - self.t0)
+        hooks, settings = found[0], found[1]
+        factory = found[2] if len(found) > 2 else None
+        await self.until(accept)  # the server's end exists from the final ACK on (its session id is taken then)
+        session_id = factory.new_session_id() if factory is not None else ""
+        view = SmtpSession(session_id, getattr(factory, "service", self.service), settings.hostname,
+                           local_ip, sport, plan.host, plan.port)  # fmt: skip
+        self.server = _Server(hooks, settings, view, factory)
+        net.sim.emit(self.server_host, "net", "accept", **self._server_ends())
+        greeting = await self._reply("greeting", self.server.greet(), self.plan.timeouts.helo, sent=now)
+        if greeting.code != 220:
+            raise _Failure(Outcome.REJECTED, "greeting", greeting)
+
+    # -- the net records of the wire run (connect, accept, close), for the views built on them ----------------
+
+    @property
+    def server_host(self) -> str:
+        return str(self.net.topology.host_of_address(self.plan.host))
+
+    def _server_ends(self) -> dict[str, Any]:
+        ends = self.ends
+        return {"conn": ends["conn"], "local": ends["peer"], "local_port": ends["peer_port"], "peer": ends["local"],
+                "peer_port": ends["local_port"]}  # fmt: skip
+
+    def _client_gone(self, at: float) -> None:
+        if not self.client_closed:
+            self.client_closed = True
+            self._at(at, lambda: self._closed(self.src_host, self.ends, self.up, self.down))
+
+    def _server_gone(self, at: float) -> None:
+        assert self.server is not None
+        if not self.server.closed:
+            self.server.close(at)
+            self._at(at, lambda: self._closed(self.server_host, self._server_ends(), self.down, self.up))
+
+    def _closed(self, host: str, ends: dict[str, Any], out: Pipe | None, into: Pipe | None) -> None:
+        sent, received = (out.sent if out else 0), (into.sent if into else 0)
+        self.net.sim.emit(host, "net", "close", **ends, sent=sent, received=received)
+
+    def _at(self, when: float, function: Callable[[], None]) -> None:
+        delay = when - self.now()
+        if delay > 0:
+            self.loop.call_later(delay, function)
+        else:
+            function()
+
+    def _source_ip(self) -> str:
+        version = ipaddress.ip_address(self.plan.host).version
+        for ip in self.net.topology.addresses(self.src_host):
+            if ipaddress.ip_address(ip).version == version:
+                return str(ip)
+        return ""
+
+    # -- one exchange ----------------------------------------------------------------------------------------
+
+    def wire_size(self, nbytes: int) -> int:
+        """Bytes on the wire for a write of ``nbytes`` (TLS records after STARTTLS)."""
+        if not self.overhead:
+            return nbytes
+        return nbytes + TLS_OVERHEAD * max(1, math.ceil(nbytes / TLS_RECORD))
+
+    def _check_route(self, when: float, stage: str) -> None:
+        if self.route is not None and self.route.breaks_at <= when:
+            raise _Failure(Outcome.LOST, stage, detail="Connection reset: network path went down")
+
+    async def _reply(self, stage: str, action: Coroutine[Any, Any, str], timeout: float, *, sent: float) -> Reply:
+        """Run the server's side (already at the server), then carry its reply back; the client waits ``timeout``."""
+        assert self.down is not None and self.server is not None
+        deadline = sent + timeout
+        task = asyncio.ensure_future(action)
+        try:
+            text = await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - self.now()))
+        except TimeoutError:
+            raise _Failure(Outcome.TIMEOUT, stage, detail="Timed out waiting for server response") from None
+        arrival = self.down.send(self.wire_size(len(text.encode("utf-8", "surrogateescape")) + 2), self.now())
+        if self.server.hangup and not self.server.closed:  # 221 or 421: the server hangs up after the reply
+            if self.overhead:  # the client answers the reply with its close_notify; the server's end waits for it
+                self._client_gone(self.down.send(TLS_CLOSE_NOTIFY, self.now()))
+                self._server_gone(self.up.send(TLS_CLOSE_NOTIFY, arrival))
+            else:
+                self._server_gone(self.now())
+                self._client_gone(self.down.send(0, self.now()))  # the FIN behind the reply
+        self._check_route(arrival, stage)
+        if arrival > deadline:
+            await self.until(deadline)
+            raise _Failure(Outcome.TIMEOUT, stage, detail="Timed out waiting for server response")
+        await self.until(arrival)
+        reply = Reply.from_response(int(text[:3]), _message(text))
+        if reply.code == 421:
+            raise _Failure(Outcome.REJECTED, stage, reply)
+        return reply
+
+    async def command(self, stage: str, line: str, action: Callable[[], Coroutine[Any, Any, str]], timeout: float,
+                      size: int | None = None) -> Reply:  # fmt: skip
+        """Write one command line (or ``size`` bytes), let the server act when it arrives, read the reply."""
+        assert self.up is not None and self.server is not None
+        if self.server.closed or self.server.hangup:
+            raise _Failure(Outcome.LOST, stage, detail="Connection lost")
+        sent = self.now()
+        nbytes = size if size is not None else len(line.encode("utf-8", "surrogateescape")) + 2
+        arrival = self.up.send(self.wire_size(nbytes), sent)
+        self._check_route(arrival, stage)
+        await self.until(arrival)
+        return await self._reply(stage, action(), timeout, sent=sent)
+
+    # -- the client's steps (as engine/client.py) ------------------------------------------------------------
+
+    async def _greet(self) -> None:
+        server, name, timeout = self.server, self.plan.helo_name, self.plan.timeouts.helo
+        assert server is not None
+        reply = await self.command("ehlo", f"EHLO {name}", lambda: server.hello(name, True), timeout)
+        if reply.code == 250:
+            self.extensions, self.auth_methods = _extensions(reply)
+            self.esmtp = True
+            return
+        if reply.code < 500:
+            raise _Failure(Outcome.REJECTED, "ehlo", reply)
+        reply = await self.command("helo", f"HELO {name}", lambda: server.hello(name, False), timeout)
+        if reply.code != 250:
+            raise _Failure(Outcome.REJECTED, "helo", reply)
+        self.extensions, self.auth_methods, self.esmtp = {}, [], False
+
+    async def _secure(self) -> None:
+        plan, server = self.plan, self.server
+        assert server is not None
+        if plan.starttls is StartTls.NONE:
+            return
+        required = plan.starttls is StartTls.ENCRYPT
+        if "starttls" not in self.extensions:
+            if required:
+                raise _Failure(Outcome.TLS_FAILED, "starttls", detail="TLS is required, but was not offered by host")
+            return
+        reply = await self.command("starttls", "STARTTLS", server.starttls, plan.timeouts.starttls)
+        if reply.code != 220:
+            if required:
+                raise _Failure(Outcome.TLS_FAILED, "starttls", reply)
+            return
+        await self._handshake()
+        await self._greet()
+
+    async def _handshake(self) -> None:
+        """TLS 1.3: ClientHello up, the server's flight down, Finished up; the tickets follow it down."""
+        plan, server = self.plan, self.server
+        assert server is not None and self.up is not None and self.down is not None
+        assert plan.tls_context is not None and server.settings.tls_context is not None
+        name = plan.server_name or plan.host
+        try:
+            hello, flight, finished, tickets, info = cached_flights(plan.tls_context, server.settings.tls_context, name)
+        except (ssl.SSLError, OSError) as exc:
+            raise _Failure(Outcome.TLS_FAILED, "starttls", detail=str(exc)) from None
+        sent = self.now()
+        deadline = sent + plan.timeouts.starttls
+        await self.until(self.up.send(hello, sent))
+        arrival = self.down.send(flight, self.now())
+        self._check_route(arrival, "starttls")
+        if arrival > deadline:
+            await self.until(deadline)
+            raise _Failure(Outcome.TIMEOUT, "starttls", detail="Timed out during TLS handshake")
+        await self.until(arrival)
+        done = self.up.send(finished, self.now())
+        if tickets:
+            self.down.send(tickets, done)  # written by the server when the Finished arrives
+        self.overhead = True
+        self.tls = info
+        server.secured(info)
+
+    async def _login(self) -> None:
+        credentials, server = self.plan.credentials, self.server
+        if credentials is None:
+            return
+        assert server is not None
+        offered = [m.upper() for m in self.auth_methods]
+        mechanism = credentials.mechanism or next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+        if mechanism is None or mechanism.upper() not in offered:
+            return
+        user, secret, timeout = credentials.username, credentials.password, self.plan.timeouts.helo
+        if mechanism.upper() == "PLAIN":
+            blob = b64encode(b"\0" + user.encode() + b"\0" + secret.encode()).decode()
+            reply = await self.command(
+                "auth", f"AUTH PLAIN {blob}", lambda: server.auth("PLAIN", user, secret), timeout
+            )
+        else:
+            reply = await self.command("auth", f"AUTH LOGIN {b64encode(user.encode()).decode()}",
+                                       server.login_challenge, timeout)  # fmt: skip
+            if reply.code == 334:
+                line = b64encode(secret.encode()).decode()
+                reply = await self.command("auth", line, lambda: server.auth("LOGIN", user, secret), timeout)
+        if reply.code != 235:
+            raise _Failure(Outcome.REJECTED, "auth", reply)
+        self.authenticated = True
+
+    async def _send(self, tx: Transaction) -> Reply:
+        """MAIL, one RCPT per recipient, DATA; the DATA reply decides every accepted recipient."""
+        server, timeouts = self.server, self.plan.timeouts
+        assert server is not None
+        params = self._mail_params(tx)
+        line = " ".join(["MAIL", f"FROM:<{tx.mail_from}>", *params])
+        reply = await self.command("mail", line, lambda: server.mail(line[5:]), timeouts.mail)
+        if reply.code // 100 != 2:
+            raise _Failure(Outcome.REJECTED, "mail", reply)
+        accepted: list[int] = []
+        for index, address in enumerate(tx.recipients):
+            options = tx.rcpt_options[index] if index < len(tx.rcpt_options) else ()
+            rcpt = " ".join(["RCPT", f"TO:<{address}>", *self._dsn_filter(options)])
+            reply = await self.command("rcpt", rcpt, lambda arg=rcpt[5:]: server.rcpt(arg), timeouts.rcpt)
+            if reply.code // 100 == 2:
+                accepted.append(index)
+            else:
+                self.results[index] = RecipientResult(address, reply, reply.code >= 500)
+        if not accepted:
+            raise _Failure(Outcome.REJECTED, "rcpt", reply)
+        reply = await self.command("data", "DATA", server.data_command, timeouts.data_init)
+        sent = reply.code == 354
+        if sent:
+            content = _LINE_ENDINGS.sub(b"\r\n", tx.content)
+            content = content if content.endswith(b"\r\n") else content + b"\r\n"
+            stuffed = len(content) + len(re.findall(rb"(?m)^\.", content)) + 3
+            reply = await self.command("content", "", lambda: server.content(content, stuffed),
+                                       timeouts.data_done, size=stuffed)  # fmt: skip
+        for index in accepted:
+            self.results[index] = RecipientResult(tx.recipients[index], reply, reply.code // 100 != 4)
+        if not sent:
+            raise _Failure(Outcome.REJECTED, "data", reply)
+        return reply
+
+    def _dsn_filter(self, options: tuple[str, ...]) -> list[str]:
+        dsn = "dsn" in self.extensions
+        return [o for o in options if dsn or o.partition("=")[0].upper() not in _DSN_PARAMETERS]
+
+    def _mail_params(self, tx: Transaction) -> list[str]:
+        params = self._dsn_filter(tx.mail_options)
+        names = {p.partition("=")[0].upper() for p in params}
+        if "size" in self.extensions and "SIZE" not in names:
+            params.append(f"SIZE={len(tx.content)}")
+        if "8bitmime" in self.extensions and "BODY" not in names and not tx.content.isascii():
+            params.append("BODY=8BITMIME")
+        return params
+
+    async def _quit(self) -> None:
+        server = self.server
+        assert server is not None
+        try:
+            await self.command("quit", "QUIT", server.quit, self.plan.timeouts.quit)
+        except _Failure:
+            pass
+
+
+def _message(text: str) -> str:
+    return "\n".join(line[4:] for line in text.split("\r\n"))
+
+
+def _extensions(reply: Reply) -> tuple[dict[str, str], list[str]]:
+    """The EHLO keywords as aiosmtplib parses them: lower-case keyword → parameters, and the AUTH mechanisms."""
+    extensions: dict[str, str] = {}
+    methods: list[str] = []
+    for line in reply.text.split("\n")[1:] if "\n" in reply.text else []:
+        keyword, _, params = line.strip().partition(" ")
+        extensions[keyword.lower()] = params
+        if keyword.upper() == "AUTH":
+            methods.extend(params.split())
+    return extensions, methods
