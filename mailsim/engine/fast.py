@@ -39,6 +39,7 @@ import re
 import ssl
 from base64 import b64encode
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from mailsim.engine.fast_net import TLS_CLOSE_NOTIFY, TLS_OVERHEAD, TLS_RECORD, Pipe, cached_flights
@@ -270,6 +271,7 @@ class FastSession:
         if self.server.hangup and not self.server.closed:  # 221 or 421: the server hangs up after the reply
             if self.overhead:  # the client answers the reply with its close_notify; the server's end waits for it
                 self._client_gone(self.down.send(TLS_CLOSE_NOTIFY, self.now()))
+                assert self.up is not None  # a session past its greeting has both pipes
                 self._server_gone(self.up.send(TLS_CLOSE_NOTIFY, arrival))
             else:
                 self._server_gone(self.now())
@@ -396,7 +398,7 @@ class FastSession:
         for index, address in enumerate(tx.recipients):
             options = tx.rcpt_options[index] if index < len(tx.rcpt_options) else ()
             rcpt = " ".join(["RCPT", f"TO:<{address}>", *self._dsn_filter(options)])
-            reply = await self.command("rcpt", rcpt, lambda arg=rcpt[5:]: server.rcpt(arg), timeouts.rcpt)
+            reply = await self.command("rcpt", rcpt, partial(server.rcpt, rcpt[5:]), timeouts.rcpt)
             if reply.code // 100 == 2:
                 accepted.append(index)
             else:

@@ -12,25 +12,36 @@ Parameters: smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_sasl_auth_enab
 smtpd_tls_security_level, smtpd_tls_auth_only (no), smtpd_banner, smtpd_timeout (300s),
 message_size_limit (10240000), local_header_rewrite_clients (permit_inet_interfaces), myhostname,
 and those of :class:`mailsim.engine.server.ServerSettings`.
+
+Throttling (anvil(8), counted per smtpd service here; Postfix's one anvil per host counts per service
+too): smtpd_client_connection_count_limit (50), smtpd_client_connection_rate_limit (0 = off) per
+anvil_rate_time_unit (60s), smtpd_client_event_limit_exceptions ($mynetworks). Over a limit the client
+gets ``421 4.7.0 HOST Error: too many connections from IP`` and the hang-up (smtpd.c). Model knob, not
+a Postfix parameter: ``mailsim_smtpd_greeting_delay`` (0s) holds each admitted session that long before
+the greeting, standing in for a slow server (SCHEDULER_README's ``smtpd_client_restrictions = sleep 1``),
+times a uniform factor in [1 - j, 1 + j] for ``mailsim_smtpd_greeting_jitter`` = j (0: exact; real servers
+jitter, and identical session times lock a client's concurrency feedback into artificial cycles).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dns.reversename
 
+from mailsim.core.errors import ConfigError
+from mailsim.core.units import parse_duration
 from mailsim.dns.mx import addresses_of
 from mailsim.dns.zones import Status
 from mailsim.engine.hooks import MailOptions, SmtpSession
 from mailsim.engine.settings import ServerSettings
 from mailsim.mail.envelope import Envelope
 from mailsim.mail.received import received_header, with_protocol
-from mailsim.mail.reply import Reply
+from mailsim.mail.reply import Reply, too_many_connections
 from mailsim.mta.cleanup import Origin
 from mailsim.mta.policy_service import policy_services_for
 from mailsim.policy.restrictions.model import (
@@ -42,7 +53,7 @@ from mailsim.policy.restrictions.model import (
     Stage,
     Verdict,
 )
-from mailsim.policy.restrictions.settings import RestrictionSettings
+from mailsim.policy.restrictions.settings import NetworkList, RestrictionSettings
 from mailsim.policy.restrictions.stages import SmtpdRestrictions
 
 GREET = None
@@ -62,6 +73,7 @@ class _Conn:
     counts: Counter[str] = field(default_factory=Counter)
     queue_id: str | None = None
     actions: list[Any] = field(default_factory=list)
+    counted: bool = False  # throttle: holds one of anvil's connection slots
 
 
 class Smtpd:
@@ -80,6 +92,23 @@ class Smtpd:
         )
         self.rewrite_clients = self.main.list("local_header_rewrite_clients")
         self.sasl_enabled = self.main.bool("smtpd_sasl_auth_enable")
+        self._anvil_setup()  # throttle
+
+    def _anvil_setup(self) -> None:
+        """anvil(8)'s per-client connection count and rate, and the model's slow greeting."""  # throttle
+        main = self.main
+        self.count_limit = main.int("smtpd_client_connection_count_limit")
+        self.rate_limit = main.int("smtpd_client_connection_rate_limit")
+        self.rate_unit = main.time("anvil_rate_time_unit")
+        self.limit_exceptions = NetworkList.parse(main.list("smtpd_client_event_limit_exceptions"), self.host.table,
+                                                  True)  # fmt: skip
+        self.greeting_delay = _knob(main, "mailsim_smtpd_greeting_delay", parse_duration, "a duration like 2s")
+        self.greeting_jitter = _knob(main, "mailsim_smtpd_greeting_jitter", float, "a number in [0, 1]")
+        if not 0.0 <= self.greeting_jitter <= 1.0:
+            raise ConfigError("bad model knob", key="mailsim_smtpd_greeting_jitter", expected="a number in [0, 1]",
+                              found=str(self.greeting_jitter))  # fmt: skip
+        self.connections: Counter[str] = Counter()
+        self.arrivals: dict[str, deque[float]] = {}
 
     def server_settings(self) -> ServerSettings:
         """The engine settings of this service (main.cf with the master.cf ``-o`` overrides)."""
@@ -130,6 +159,11 @@ class Smtpd:
         conn = _Conn(ctx)
         session.state["smtpd"] = conn
         self._emit("connect", client=ctx.namaddr)
+        throttled = self._anvil(conn)  # throttle
+        if throttled is not None:
+            return throttled
+        if self.greeting_delay > 0:  # throttle: a slow server, the session holds its slot meanwhile
+            await asyncio.sleep(self._greeting_delay())
         return self._judge(conn, Stage.CONNECT, "CONNECT")
 
     async def helo(self, session: SmtpSession, name: str, esmtp: bool) -> Reply:
@@ -209,11 +243,53 @@ class Smtpd:
         conn = session.state.get("smtpd")
         if conn is None:
             return
+        if conn.counted:  # throttle: anvil_clnt_disconnect
+            conn.counted = False
+            self.connections[conn.ctx.client_address] -= 1
+            if self.connections[conn.ctx.client_address] <= 0:
+                del self.connections[conn.ctx.client_address]
         counts = " ".join(f"{k}={v}" for k, v in conn.counts.items())
         total = sum(conn.counts.values())
         self._emit("disconnect", client=conn.ctx.namaddr, commands=f"{counts} commands={total}".strip())
 
     # -- helpers ---------------------------------------------------------------------------------------
+
+    def _greeting_delay(self) -> float:
+        """The model's slow greeting, jittered from the host's own stream."""  # throttle
+        if self.greeting_jitter <= 0:
+            return self.greeting_delay
+        factor = self.host.sim.rng(f"greeting-delay:{self.host.name}").uniform(-1.0, 1.0) * self.greeting_jitter
+        return self.greeting_delay * (1.0 + factor)
+
+    def _rate(self, address: str, now: float) -> int:
+        """Connections from this client in the last anvil_rate_time_unit, this one included."""  # throttle
+        for other in [a for a, times in self.arrivals.items() if times[-1] <= now - self.rate_unit]:
+            del self.arrivals[other]  # forget idle clients, so memory follows the clients of the last period
+        arrivals = self.arrivals.setdefault(address, deque())
+        arrivals.append(now)
+        while arrivals[0] <= now - self.rate_unit:
+            arrivals.popleft()
+        return len(arrivals)
+
+    def _anvil(self, conn: _Conn) -> Reply | None:
+        """anvil_clnt_connect: count this connection; 421 and hang up when over a per-client limit."""  # throttle
+        ctx = conn.ctx
+        if self.limit_exceptions.match(ctx.client_name, ctx.client_address):
+            return None
+        address, now = ctx.client_address, self.host.sim.now
+        self.connections[address] += 1
+        conn.counted = True
+        rate = self._rate(address, now) if self.rate_limit > 0 else 0
+        if 0 < self.count_limit < self.connections[address]:
+            problem, count = "Connection concurrency limit exceeded", self.connections[address]
+        elif 0 < self.rate_limit < rate:
+            problem, count = "Connection rate limit exceeded", rate
+        else:
+            return None
+        reply = too_many_connections(self.main.get("myhostname"), address)
+        self._emit("warning", client=ctx.namaddr, problem=problem, count=count, listener=self.service,
+                   reply=reply.oneline())  # fmt: skip
+        return reply
 
     def _peer(self, address: str) -> str:
         """A live (loopback) client is seen as the scenario host it stands for (``mailsim serve --client``)."""
@@ -305,6 +381,15 @@ class Smtpd:
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.host.sim.trace.emit(self.host.name, "smtpd", event, **fields)
+
+
+def _knob(main: Any, name: str, parse: Any, expected: str) -> float:
+    """A mailsim model knob in main.cf (not a Postfix parameter); 0 when unset."""  # throttle
+    text = main.lookup(name)
+    try:
+        return float(parse(text)) if text else 0.0
+    except ValueError:
+        raise ConfigError("bad model knob", key=name, expected=expected, found=text) from None
 
 
 def _is_loopback(address: str) -> bool:
