@@ -71,19 +71,19 @@ def test_missing_folder(capsys, tmp_path):
 def test_bad_toml(capsys, scenario):
     edit(scenario, 'name = "default"', 'name = "default')
     code, _, err = run_cli(capsys, "validate", str(scenario))
-    assert_one_line_error(code, err, "scenario.toml:4: TOML syntax error")
+    assert_one_line_error(code, err, "scenario.toml:5: TOML syntax error")
 
 
 def test_unknown_key(capsys, scenario):
     edit(scenario, 'seed = 7', 'seed = 7\ncolour = "blue"')
     code, _, err = run_cli(capsys, "validate", str(scenario))
-    assert_one_line_error(code, err, "scenario.toml:7: colour: expected one of the known keys")
+    assert_one_line_error(code, err, "scenario.toml:8: colour: expected one of the known keys")
 
 
 def test_wrong_type(capsys, scenario):
     edit(scenario, 'until = "1h"', "until = true")
     code, _, err = run_cli(capsys, "validate", str(scenario))
-    assert_one_line_error(code, err, "scenario.toml:7: until: expected a duration")
+    assert_one_line_error(code, err, "scenario.toml:8: until: expected a duration")
 
 
 def test_dangling_link(capsys, scenario):

@@ -219,8 +219,12 @@ def _store_interval(row: Any, until: float) -> dict[str, Any] | None:
 
 def _fetch_intervals(frames: Frames, mids: set[str], delivered: list[tuple[str, str, float]],
                      until: float) -> list[dict[str, Any]]:  # fmt: skip
-    """Copies read over IMAP/POP3: by Message-ID when recorded, else by user and host after a delivery."""
+    """Copies read over IMAP/POP3: the reading user agent's own records (exact, by Message-ID), else the
+    access agents' records matched by Message-ID when recorded, else by user and host after a delivery."""
     trace = frames["trace"]
+    exact = _ua_fetches(trace, mids, until)
+    if exact:
+        return exact
     out: list[dict[str, Any]] = []
     client: dict[tuple[str, str], str] = {}
     for row in trace[trace.service.isin(ACCESS_SERVICES)].itertuples():
@@ -238,6 +242,17 @@ def _fetch_intervals(frames: Frames, mids: set[str], delivered: list[tuple[str, 
             who = client.get((row.host, row.service), "?")
             out.append(_interval(f"fetched by {who} ({row.service})", "fetched", row.host, row.time, until,
                                  open_=True, detail=f"{row.service} {row.event} by {user}"))  # fmt: skip
+    return out
+
+
+def _ua_fetches(trace: pd.DataFrame, mids: set[str], until: float) -> list[dict[str, Any]]:
+    """``ua``/``fetch`` records of a reading user agent name the message they fetched."""
+    rows = trace[(trace.service == "ua") & (trace.event == "fetch") & trace.message_id.isin(list(mids))]
+    out = []
+    for row in rows.itertuples():
+        protocol = str(record_fields(row).get("protocol") or "imap")
+        out.append(_interval(f"fetched by {row.host} ({protocol})", "fetched", row.host, row.time, until,
+                             open_=True, detail=f"{protocol} fetch by {row.host}"))  # fmt: skip
     return out
 
 

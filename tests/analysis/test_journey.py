@@ -27,13 +27,14 @@ def intervals(frames):
 
 
 def test_a_relayed_message_is_in_the_ua_on_two_wires_in_queues_and_in_a_mailbox(intervals):
-    assert set(intervals.kind) == {"ua", "wire", "queue", "mailbox"}
+    assert set(intervals.kind) == {"ua", "wire", "queue", "mailbox", "fetched"}  # bob reads it over IMAP at 2m
+    assert "desktop.example.net" in " ".join(intervals[intervals.kind == "fetched"].place)
     wires = intervals[intervals.kind == "wire"]
     assert list(wires.place) == ["wire laptop.example.org → mail.example.org", "wire mail.example.org → mx.example.net"]
     assert (wires.end > wires.start).all()
     mailbox = intervals[intervals.kind == "mailbox"].iloc[0]
     assert mailbox.host == "mx.example.net" and bool(mailbox.open)
-    assert intervals[intervals.kind != "mailbox"].open.eq(False).all()
+    assert intervals[~intervals.kind.isin(["mailbox", "fetched"])].open.eq(False).all()
 
 
 def test_store_and_forward_the_queue_file_outlives_the_next_hops_copy(intervals):

@@ -26,15 +26,16 @@ def served(tmp_path_factory):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     ports: dict[tuple[str, str], int] = {}
+    needed = {("mail.example.org", "submission"), ("mx.example.net", "pop3"), ("mx.example.net", "imap")}
     deadline = time.monotonic() + 60
-    while len(ports) < 5 and time.monotonic() < deadline:
+    while not needed <= set(ports) and time.monotonic() < deadline:
         line = proc.stdout.readline() if proc.stdout else ""
         if not line:
             break
         match = BOUND.match(line.strip())
         if match:
             ports[(match.group(1), match.group(2))] = int(match.group(3))
-    if len(ports) < 5:
+    if not needed <= set(ports):
         proc.kill()
         pytest.fail(f"mailsim serve bound {ports}")
     out = swaks(ports[("mail.example.org", "submission")], "--to", "bob@example.net", "-tls", "--auth", "PLAIN",

@@ -27,14 +27,15 @@ def ports():
     )  # fmt: skip
     found: dict[tuple[str, str], int] = {}
     deadline = time.monotonic() + 60
-    while len(found) < 3 and time.monotonic() < deadline:
+    needed = {("mail.example.org", "smtp"), ("mail.example.org", "submission")}
+    while not needed <= set(found) and time.monotonic() < deadline:
         line = proc.stdout.readline() if proc.stdout else ""
         if not line:
             break
         match = BOUND.match(line.strip())
         if match:
             found[(match.group(1), match.group(2))] = int(match.group(3))
-    if len(found) < 3:
+    if not needed <= set(found):
         proc.kill()
         pytest.fail(f"mailsim serve did not bind its services: {found} {proc.stderr.read() if proc.stderr else ''}")
     yield found
