@@ -169,8 +169,8 @@ class SmtpAgent:
         qf = self.host.queue.get(request.queue_id)
         content = qf.content if qf is not None else b""
         limit = self.main.int(f"{self.prefix}_mx_session_limit") or len(targets)
-        last_reason, sessions = "no mail exchanger could be reached", 0
-        for target in targets:
+        last_reason, last_dsn, sessions = "no mail exchanger could be reached", "4.4.1", 0
+        for index, target in enumerate(targets):
             if sessions >= limit:
                 break
             result = await fidelity_session(self._plan(request, target, content), record=False,  # fidelity
@@ -179,10 +179,13 @@ class SmtpAgent:
                 sessions += 1
             if _answered(result):
                 return self._report(request, target, result, start)
-            last_reason = _connect_reason(target, result)
+            last_reason, last_dsn = _connect_reason(target, result), _failure_dsn(result)
             self.host.sim.trace.emit(self.host.name, self.service, "connect_failed", queue_id=request.queue_id,
                                      text=last_reason)  # fmt: skip
-        return self._all(request, DeliveryStatus.DEFERRED, "4.4.1", last_reason, start, site=True, log=False)
+            final = index == len(targets) - 1 or sessions >= limit
+            if final and last_dsn[0] == "5" and not self.main.list(f"{self.prefix}_fallback_relay"):
+                return self._all(request, DeliveryStatus.BOUNCED, last_dsn, last_reason, start)  # smtp_bulk_fail
+        return self._all(request, DeliveryStatus.DEFERRED, last_dsn, last_reason, start, site=True, log=False)
 
     def _plan(self, request: DeliverRequest, target: Target, content: bytes) -> SessionPlan:
         options = [f"SIZE={request.size}"] if not self.lmtp else []
@@ -283,6 +286,15 @@ def _answered(result: SessionResult) -> bool:
     if result.outcome is Outcome.COMPLETED:
         return True
     return result.outcome is Outcome.REJECTED and result.stage not in _TRY_NEXT
+
+
+def _failure_dsn(result: SessionResult) -> str:
+    """Postfix's status for a server it could not use: 4.4.1 no connection, 4.4.2 lost or timed out, else the reply's."""
+    if result.outcome is Outcome.REFUSED or result.outcome is Outcome.UNREACHABLE:
+        return "4.4.1"
+    if result.reply is None:
+        return "4.4.2"
+    return result.reply.status
 
 
 def _connect_reason(target: Target, result: SessionResult) -> str:

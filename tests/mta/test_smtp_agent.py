@@ -33,3 +33,21 @@ def test_smtp_fallback_relay_takes_what_cannot_be_found(tmp_path):
     )  # fmt: skip
     [record] = smtp_records(run(spec))
     assert record.get("status") == "sent" and record.get("relay") == "mx.example.net[203.0.113.25]:25"
+
+
+def test_a_5xx_greeting_from_the_last_mx_bounces_with_its_status(tmp_path):
+    refusing = RECEIVER_MAIN + "smtpd_delay_reject = no\nsmtpd_client_restrictions = reject\n"
+    spec = two_hosts(tmp_path, MESSAGE.replace("carol@nowhere.invalid", "bob@example.net"), receiver_main=refusing)
+    [record] = smtp_records(run(spec))
+    assert record.get("status") == "bounced" and record.get("dsn") == "5.7.1"
+    assert record.get("text").startswith("host mx.example.net[203.0.113.25] refused to talk to me: 554 5.7.1")
+
+
+def test_a_421_greeting_defers_with_the_replys_status_not_4_4_1(tmp_path):
+    busy = RECEIVER_MAIN + "smtpd_client_connection_count_limit = 1\nmailsim_smtpd_greeting_delay = 30s\n"
+    body = "".join(MESSAGE.replace("carol@nowhere.invalid", f"bob{i}@example.net").replace('"1s"', f'"{1 + i / 100}s"')
+                   for i in range(3))  # fmt: skip
+    records = smtp_records(run(two_hosts(tmp_path, body, until="20s", receiver_main=busy)))
+    deferred = [r for r in records if r.get("status") == "deferred"]
+    assert deferred and all(r.get("dsn") == "4.7.0" for r in deferred)
+    assert all("refused to talk to me: 421 4.7.0" in r.get("text") for r in deferred)
