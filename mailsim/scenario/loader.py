@@ -67,8 +67,10 @@ def read_toml(file: Path) -> tuple[dict[str, Any], dict[str, int]]:
         match = _TOML_POSITION.match(str(exc))
         line = int(match.group("line")) if match else None
         what = match.group("what") if match else str(exc)
+        lines = text.splitlines()
+        found = repr(lines[line - 1].strip()) if line is not None and 0 < line <= len(lines) else "see above"
         raise ScenarioError(
-            f"TOML syntax error: {what}", file=str(file), line=line, expected="valid TOML", found="see above"
+            f"TOML syntax error: {what}", file=str(file), line=line, expected="valid TOML", found=found
         ) from None
     return data, key_lines(text)
 
@@ -142,7 +144,16 @@ def _host(folder: Path, h: dict[str, Any], line: int | None) -> HostSpec:
 
 def _message(m: dict[str, Any]) -> MessageSpec:
     return MessageSpec(
-        m["at"], m["from"], m["to"], m["subject"], m["body"], m["size"], m["via"], m["client"], m["server"], m["user"],
+        m["at"],
+        m["from"],
+        m["to"],
+        m["subject"],
+        m["body"],
+        m["size"],
+        m["via"],
+        m["client"],
+        m["server"],
+        m["user"],
         m["headers"],
     )
 

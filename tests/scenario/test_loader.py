@@ -59,6 +59,7 @@ def test_missing_folder(tmp_path):
 def test_bad_toml_names_the_line(tmp_path):
     [line] = problems(tmp_path, 'seed = 3\nuntil = "1h\n')
     assert line.startswith(f"{tmp_path / 'scenario.toml'}:2: TOML syntax error")
+    assert line.endswith("expected valid TOML, found 'until = \"1h'")  # the offending line itself
 
 
 def test_unknown_key_is_an_error_not_ignored(tmp_path):
