@@ -109,7 +109,7 @@ def utilisation_figure(table: pd.DataFrame, *, title: str = "Utilisation of deli
     ax = fig.add_subplot()
     ax.set_title(title)
     if table.empty:
-        return _empty(fig, ax, "no resource records (no service_time in the scenario)")
+        return _empty(fig, ax, "no resource records (no service_time or hardware in the scenario)")
     labels = [f"{h}\n{r} (c={c})" for h, r, c in zip(table.host, table.resource, table.capacity)]
     ax.bar(labels, table.utilisation)
     ax.set_ylim(0, 1)

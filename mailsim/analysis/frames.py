@@ -15,6 +15,10 @@ Every frame is computed from trace records only (DESIGN.md §5). Columns:
 - ``queues``: queue depth over time: time, host, queue, depth (after each move into or out of it).
 - ``dns``: time, host, qname, qtype, status, from_cache, latency, fault.
 - ``net``: time, host, event (connect, accept, refused, timeout, close, reset) and the connection fields.
+- ``utilisation``: one row per ``resource`` ``sample`` record (hosts with ``hardware``, see
+  :mod:`mailsim.mta.hardware`): time (end of the interval), host, resource (cpu, disk, smtpd:SERVICE,
+  a transport), capacity, interval, busy (server-seconds), utilisation (busy / capacity / interval),
+  jobs, wait (mean queue wait of the jobs charged in the interval, s).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ import pandas as pd
 from mailsim.core.trace import TraceRecord
 
 FINAL_SERVICES = frozenset({"local", "virtual", "pipe", "lmtp", "discard", "error"})
-FRAME_NAMES = ("trace", "messages", "deliveries", "sessions", "transcripts", "queues", "dns", "net")
+FRAME_NAMES = ("trace", "messages", "deliveries", "sessions", "transcripts", "queues", "dns", "net", "utilisation")
+UTILISATION_COLUMNS = ["time", "host", "resource", "capacity", "interval", "busy", "utilisation", "jobs", "wait"]
 
 
 def trace_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
@@ -234,6 +239,18 @@ def net_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
     return _simple(records, "net", ["conn", "local", "local_port", "peer", "peer_port", "sent", "received", "reason"])
 
 
+def utilisation_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
+    """Utilisation of each host resource over time, from the hardware's samples."""
+    rows = []
+    for r in records:
+        if r.event == "sample" and r.service == "resource":
+            capacity, interval, busy, jobs = r.get("capacity"), r.get("interval"), r.get("busy"), r.get("jobs")
+            share = busy / (capacity * interval) if capacity and interval else float("nan")
+            wait = r.get("wait") / jobs if jobs else 0.0
+            rows.append([r.time, r.host, r.get("resource"), capacity, interval, busy, share, jobs, wait])
+    return pd.DataFrame(rows, columns=UTILISATION_COLUMNS)
+
+
 def all_frames(records: Sequence[TraceRecord]) -> dict[str, pd.DataFrame]:
     """Every frame by name (see the module docstring for columns)."""
     sessions, transcripts = sessions_frames(records)
@@ -246,4 +263,5 @@ def all_frames(records: Sequence[TraceRecord]) -> dict[str, pd.DataFrame]:
         "queues": queues_frame(records),
         "dns": dns_frame(records),
         "net": net_frame(records),
+        "utilisation": utilisation_frame(records),
     }

@@ -12,8 +12,11 @@ means the same thing in a notebook, in a sweep worker and in a test. Conventions
 - qshape over time uses Postfix's age buckets (:mod:`mailsim.analysis.qshape`) and counts queue
   *files* per queue from the trace; the live sampler ``attach_qshape_sampler`` counts recipients
   per domain exactly as qshape does.
-- Utilisation comes from ``resource`` trace records (``busy``/``capacity`` changes, see
-  :mod:`mailsim.scenario.resources`); waiting time is qmgr activation to the start of service.
+- Utilisation comes from ``resource`` trace records: ``start``/``end`` (``busy``/``capacity`` changes
+  of delivery processes with a ``service_time``, see :mod:`mailsim.scenario.resources`), and the
+  ``sample`` records of hosts with ``hardware`` (cpu, disk, smtpd and transport processes, see
+  :mod:`mailsim.mta.hardware`; over time in the ``utilisation`` frame); waiting time is qmgr
+  activation to the start of service. ``cpu_utilisation``/``disk_utilisation`` give the busiest host.
 
 :func:`run_metrics` flattens a run into one ``{name: float}`` row for sweeps (:data:`METRICS` lists
 the names).
@@ -30,13 +33,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mailsim.analysis.frames import deliveries_frame, messages_frame, queues_frame
+from mailsim.analysis.frames import deliveries_frame, messages_frame, queues_frame, utilisation_frame
 from mailsim.analysis.qshape import QshapeOptions, bucket, headings
 from mailsim.core.trace import TraceRecord
 
 QUANTILES = (0.5, 0.9, 0.99)
 QSHAPE = QshapeOptions()
 FINAL = ("sent", "bounced", "expired")
+UTILISATION = ["host", "resource", "capacity", "busy", "utilisation", "served"]
 
 
 # -- latency and throughput ----------------------------------------------------------------------------------
@@ -200,13 +204,22 @@ def _shape(
 # -- utilisation and waiting (the resource model's records) -------------------------------------------------
 
 
-def utilisation(records: Iterable[TraceRecord], *, start: float = 0.0, end: float) -> pd.DataFrame:
-    """Per host and resource: capacity, time-weighted busy servers, utilisation, and service counts."""
+def utilisation(
+    records: Iterable[TraceRecord], *, start: float = 0.0, end: float, samples: bool = True
+) -> pd.DataFrame:
+    """Per host and resource: capacity, time-weighted busy servers, utilisation, and service counts.
+
+    Process slots come from ``start``/``end`` records (``service_time``); with ``samples`` the hosts'
+    hardware samples are added (cpu, disk, smtpd:SERVICE, transports; a sample counts when its whole
+    interval lies in the window) and replace the slot rows of the same resource.
+    """
+    records = list(records)
+    sampled = _sampled(records, start, end) if samples else pd.DataFrame()
     series: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
     capacity: dict[tuple[str, str], int] = {}
     served: dict[tuple[str, str], int] = defaultdict(int)
     for r in records:
-        if r.service != "resource":
+        if r.service != "resource" or r.event == "sample":
             continue
         key = (r.host, str(r.get("resource")))
         capacity[key] = int(r.get("capacity", capacity.get(key, 1)))
@@ -220,7 +233,24 @@ def utilisation(records: Iterable[TraceRecord], *, start: float = 0.0, end: floa
         mean = time_weighted(times, busy, start, end)
         rows.append([key[0], key[1], capacity[key], mean, mean / capacity[key] if capacity[key] else math.nan,
                      served[key]])  # fmt: skip
-    return pd.DataFrame(rows, columns=["host", "resource", "capacity", "busy", "utilisation", "served"])
+    table = pd.DataFrame(rows, columns=UTILISATION)
+    if sampled.empty:
+        return table
+    covered = set(zip(sampled.host, sampled.resource, strict=True))
+    kept = table[[(h, r) not in covered for h, r in zip(table.host, table.resource, strict=True)]]
+    return pd.concat([kept, sampled], ignore_index=True).sort_values(["host", "resource"], ignore_index=True)
+
+
+def _sampled(records: Sequence[TraceRecord], start: float, end: float) -> pd.DataFrame:
+    """Overall utilisation per (host, resource) from the samples whose interval lies in ``[start, end]``."""
+    frame = utilisation_frame(records)
+    frame = frame[(frame.time - frame.interval >= start - 1e-9) & (frame.time <= end + 1e-9)]
+    rows = []
+    for (host, resource), part in frame.groupby(["host", "resource"], sort=True):
+        span, capacity = float(part.interval.sum()), int(part.capacity.iloc[-1])
+        busy = float(part.busy.sum()) / span if span else math.nan
+        rows.append([host, resource, capacity, busy, busy / capacity if capacity else math.nan, int(part.jobs.sum())])
+    return pd.DataFrame(rows, columns=UTILISATION)
 
 
 def waiting_times(records: Iterable[TraceRecord], *, start: float = 0.0, end: float = math.inf) -> pd.DataFrame:
@@ -303,8 +333,19 @@ def _mean_wait(view: RunView) -> float:
 
 
 def _utilisation(view: RunView) -> float:
-    table = utilisation(view.records, start=view.start, end=view.until)
+    table = utilisation(view.records, start=view.start, end=view.until, samples=False)
     return float(table.busy.sum() / table.capacity.sum()) if not table.empty else math.nan
+
+
+def _busiest(resource: str) -> Callable[[RunView], float]:
+    """The highest utilisation of this hardware resource over the hosts that declare hardware (the bottleneck)."""
+
+    def metric(view: RunView) -> float:
+        table = _sampled(view.records, view.start, view.until)
+        part = table[table.resource == resource] if not table.empty else table
+        return float(part.utilisation.max()) if not part.empty else math.nan
+
+    return metric
 
 
 METRICS: dict[str, Callable[[RunView], float]] = {
@@ -329,6 +370,8 @@ METRICS: dict[str, Callable[[RunView], float]] = {
     "incoming_mean": _queue("incoming", "mean"),
     "wait_mean": _mean_wait,
     "utilisation": _utilisation,
+    "cpu_utilisation": _busiest("cpu"),
+    "disk_utilisation": _busiest("disk"),
 }
 DEFAULT_METRICS = ("submitted", "delivered", "throughput", "latency_mean", "latency_p50", "latency_p99",
                    "bounced_share", "deferred_share", "active_mean", "deferred_mean")  # fmt: skip

@@ -12,7 +12,9 @@ Parameters: message_size_limit (10240000), header_checks, body_checks, nested_he
 mime_header_checks, always_add_missing_headers (no), local_header_rewrite_clients
 (permit_inet_interfaces), undisclosed_recipients_header (empty), myhostname, myorigin,
 canonical_maps, sender_canonical_maps, recipient_canonical_maps, virtual_alias_maps,
-masquerade_domains, enable_original_recipient (yes).
+masquerade_domains, enable_original_recipient (yes); in_flow_delay (1s: a message for ``hold`` gives its
+token back, :mod:`mailsim.mta.mail_flow`). On a host with ``hardware`` a queued file costs cleanup's CPU job and
+one fsync, and qmgr is told once it is on disk (:mod:`mailsim.mta.hardware`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class CleanupResult:
 
     queue_id: str | None
     reply: Reply
+    wait: float = 0.0  # until the queue file is on disk (a host with hardware; mailsim.mta.hardware)
 
 
 class Cleanup:
@@ -101,9 +104,14 @@ class Cleanup:
             self._log(queue_id, f"discard: {verdict.what}")
             return CleanupResult(queue_id, Reply(250, "2.0.0", f"Ok: queued as {queue_id}"))
         host.queue.enter(qf, service="cleanup")
-        if state is QueueState.INCOMING:
+        wait = host.hardware.store(len(data)) if host.hardware is not None else 0.0  # CPU, then the fsync
+        if state is not QueueState.INCOMING:
+            host.flow.give_back()  # in_flow_delay: only mail for incoming keeps its token
+        elif wait > 0:  # qmgr hears of the file once it is safely on disk
+            host.sim.env.timeout(wait).callbacks.append(lambda _: host.qmgr.notify(queue_id))
+        else:
             host.qmgr.notify(queue_id)
-        return CleanupResult(queue_id, Reply(250, "2.0.0", f"Ok: queued as {queue_id}"))
+        return CleanupResult(queue_id, Reply(250, "2.0.0", f"Ok: queued as {queue_id}"), wait)
 
     def _corrupt(self, queue_id: str, envelope: Envelope, content: bytes, origin: Origin, why: str) -> CleanupResult:
         qf = QueueFile.from_envelope(queue_id, envelope, content, arrival_time=self.host.sim.now,

@@ -27,6 +27,7 @@ from mailsim.config.maincf import MainCf, parse_main_cf
 from mailsim.config.mastercf import DEFAULT_MASTER_CF, parse_master_cf
 from mailsim.config.tables import EmptyTable, Table, open_table, split_list
 from mailsim.core.errors import ConfigError
+from mailsim.core.servers import Occupancy
 from mailsim.engine.server import SmtpServerFactory
 from mailsim.mail.delivery import RecipientStatus
 from mailsim.mail.envelope import Envelope
@@ -34,6 +35,7 @@ from mailsim.mail.queuefile import QueueFile, QueueState
 from mailsim.mta.bounce import Bounce
 from mailsim.mta.cleanup import Cleanup, Origin
 from mailsim.mta.error import DiscardAgent, ErrorAgent, Unavailable
+from mailsim.mta.mail_flow import MailFlow
 from mailsim.mta.milters.daemons import Daemons
 from mailsim.mta.qmgr.manager import Qmgr
 from mailsim.mta.queue_directory import QueueDirectory
@@ -106,6 +108,9 @@ class MailHost:
         self.stores: Any = None  # the host's mailboxes, shared by local, virtual and the access agents
         self.fatal: dict[str, str] = {}  # services that would die at start-up, with Postfix's fatal text
         self.access: dict[str, Any] = {}  # access agents by service (pop3, imap) on hosts with the aa role
+        self.hardware: Any = None  # CPU cores and disk when the scenario declares them (mailsim.mta.hardware)
+        self.occupancy: dict[str, Occupancy] = {}  # busy processes per smtpd service and transport, for samples
+        self.flow = MailFlow(self.main)  # in_flow_delay tokens (mailsim.mta.mail_flow)
         self._preload()
 
     # -- configuration ---------------------------------------------------------------------------------
@@ -198,6 +203,7 @@ class MailHost:
     ) -> str | None:  # fmt: skip
         """Post a message through cleanup as local mail (pickup, bounce); returns the queue id at once."""
         queue_id = queue_id or self.queue.new_queue_id()
+        self.flow.take()  # a cleanup client; it cannot pause here (see mailsim.mta.mail_flow)
         origin = Origin(service, rewrite_headers=True, protocol="local", attributes=list(attributes))
         result = self.cleanup.process(queue_id, Envelope(sender, tuple(recipients)), content, origin)
         return result.queue_id

@@ -21,6 +21,12 @@ a Postfix parameter: ``mailsim_smtpd_greeting_delay`` (0s) holds each admitted s
 the greeting, standing in for a slow server (SCHEDULER_README's ``smtpd_client_restrictions = sleep 1``),
 times a uniform factor in [1 - j, 1 + j] for ``mailsim_smtpd_greeting_jitter`` = j (0: exact; real servers
 jitter, and identical session times lock a client's concurrency feedback into artificial cycles).
+
+Resources: the service's master.cf maxproc (``-`` = default_process_limit, 100) limits its processes; a
+connection beyond it waits ungreeted in connect (:mod:`mailsim.mta.process_limit`). At the first accepted
+RCPT, where smtpd connects to cleanup, in_flow_delay (1s) may pause the session (:mod:`mailsim.mta.mail_flow`).
+On a host with ``hardware`` the 250 after DATA waits for smtpd's CPU job and cleanup's fsync
+(:mod:`mailsim.mta.hardware`).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from mailsim.mail.received import received_header, with_protocol
 from mailsim.mail.reply import Reply, too_many_connections
 from mailsim.mta.cleanup import Origin
 from mailsim.mta.policy_service import policy_services_for
+from mailsim.mta.process_limit import for_service
 from mailsim.policy.restrictions.model import (
     ActionKind,
     DnsblAnswer,
@@ -93,6 +100,7 @@ class Smtpd:
         self.rewrite_clients = self.main.list("local_header_rewrite_clients")
         self.sasl_enabled = self.main.bool("smtpd_sasl_auth_enable")
         self._anvil_setup()  # throttle
+        self.processes = for_service(host, service)  # master.cf maxproc: smtpd processes of this service
 
     def _anvil_setup(self) -> None:
         """anvil(8)'s per-client connection count and rate, and the model's slow greeting."""  # throttle
@@ -153,6 +161,7 @@ class Smtpd:
     # -- hooks ---------------------------------------------------------------------------------------
 
     async def connect(self, session: SmtpSession) -> Reply | None:
+        await self.processes.enter(session.state, self.host.sim.now)  # the listen queue until a process is free
         peer = self._peer(session.peer_ip)
         name, reverse, status = await self._client_name(peer)
         ctx = SmtpdContext(peer, name, reverse, status, protocol="SMTP")
@@ -203,7 +212,9 @@ class Smtpd:
         if refused is not None:
             return refused
         conn.ctx = replace(conn.ctx, recipient_count=conn.ctx.recipient_count + 1)
-        if conn.queue_id is None:
+        if conn.queue_id is None:  # smtpd connects to cleanup, which may pause first (mailsim.mta.mail_flow)
+            if not self.host.flow.take():
+                await asyncio.sleep(self.host.flow.delay)
             conn.queue_id = self.host.queue.new_queue_id()
             conn.ctx = replace(conn.ctx, queue_id=conn.queue_id)
             fields = {"sasl_method": conn.ctx.sasl_method, "sasl_username": conn.ctx.sasl_username}
@@ -230,6 +241,11 @@ class Smtpd:
         if delay > 0:
             await asyncio.sleep(delay)
         result = self.host.cleanup.process(queue_id, parsed, stamped, self._origin(session, conn))
+        hardware, wait = self.host.hardware, result.wait  # the 250 waits for cleanup's fsync (mailsim.mta.hardware)
+        if hardware is not None:
+            wait = max(wait, hardware.work("smtpd", len(stamped)))
+        if wait > 0:
+            await asyncio.sleep(wait)
         self._end(conn)
         return result.reply
 
@@ -240,6 +256,7 @@ class Smtpd:
             self._end(conn)
 
     async def disconnect(self, session: SmtpSession) -> None:
+        self.processes.leave(session.state, self.host.sim.now)
         conn = session.state.get("smtpd")
         if conn is None:
             return

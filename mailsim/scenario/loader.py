@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mailsim.core.errors import MailsimError, ScenarioError
+from mailsim.mta.hardware import HardwareSpec
 from mailsim.scenario.locate import key_lines, line_of
 from mailsim.scenario.schema import Problem
 from mailsim.scenario.spec import (
@@ -139,7 +140,16 @@ def _build(folder: Path, raw: dict[str, Any], lines: dict[str, int]) -> Scenario
 def _host(folder: Path, h: dict[str, Any], line: int | None) -> HostSpec:
     config = folder / h["config"] if h["config"] else None
     return HostSpec(h["name"], h["addresses"], h["roles"], config, h["resolver"], h["live"], h["cpus"], line,
-                    h["service_time"])  # fmt: skip
+                    h["service_time"], _hardware(h))  # fmt: skip
+
+
+def _hardware(h: dict[str, Any]) -> HardwareSpec | None:
+    """A host's machine; its cores default to the host's ``cpus``."""
+    hw = h["hardware"]
+    if hw is None:
+        return None
+    costs = tuple((name, cost) for name, cost in (hw["cpu"] or {}).items() if cost is not None)
+    return HardwareSpec(hw["cores"] or h["cpus"], hw["fsync"], costs, hw["sample"])
 
 
 def _message(m: dict[str, Any]) -> MessageSpec:
@@ -196,6 +206,8 @@ def _cross_check(spec: ScenarioSpec) -> Iterable[Problem]:
             if address in seen:
                 yield Problem(f"hosts[{i}].addresses[{j}]", f"an address not already used by {seen[address]}", address)
             seen[address] = host.name
+        if host.hardware is not None and host.hardware.cores < 1:  # cores came from cpus
+            yield Problem(f"hosts[{i}].cpus", "at least 1 core for the host's hardware", host.cpus)
         if host.config is not None and not host.config.is_dir():
             yield Problem(f"hosts[{i}].config", "an existing folder with the host's Postfix files", str(host.config))
     hosts = {h.name for h in spec.hosts}

@@ -15,8 +15,13 @@ queue_id of the request), from which :mod:`mailsim.analysis.metrics` computes ut
 wait from qmgr activation to the start of service. Draws come from the stream
 ``resource.HOST.TRANSPORT``.
 
-Not modelled yet (issue 7, item 2): CPU cores and per-KB CPU costs of smtpd, cleanup and qmgr, the
-queue file's fsync, and throttling remote destinations.
+The rest of the resource model lives with the daemons it slows down: a host's ``hardware`` (CPU cores
+and a disk; per-message and per-KB CPU costs of smtpd, cleanup, qmgr and the delivery agents; the
+queue file's fsync; utilisation samples) in :mod:`mailsim.mta.hardware`, applied here after the
+``service_time`` tables (so a delivery's CPU job comes before its drawn hold); smtpd's master.cf
+``maxproc`` in :mod:`mailsim.mta.process_limit`; in_flow_delay in :mod:`mailsim.mta.mail_flow`;
+smtpd's anvil limits and slow greetings in :mod:`mailsim.mta.smtpd`. Remote destinations throttle
+with those same knobs on their own hosts (SCHEDULER_README's experiment: tests/validation).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 import simpy
 
+from mailsim.mta import hardware
 from mailsim.scenario.world import World
 from mailsim.ua.arrivals import Distribution
 
@@ -80,7 +86,9 @@ def install(host: Any, service_times: dict[str, Distribution]) -> None:
 
 
 def build_resources(world: World) -> None:
-    """Role builder (after the mail hosts): apply every host's ``service_time`` table."""
+    """Role builder (after the mail hosts): apply every host's ``service_time`` table, then its hardware."""
     for spec in world.spec.hosts:
         if spec.service_time and spec.name in world.hosts:
             install(world.hosts[spec.name], dict(spec.service_time))
+        if spec.hardware is not None and spec.name in world.hosts:
+            hardware.install(world.hosts[spec.name], spec.hardware)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mailsim.core.units import parse_duration, parse_size
+from mailsim.mta.hardware import DAEMONS, DEFAULT_FSYNC, DEFAULT_SAMPLE, Cost, HardwareSpec, parse_cost
 from mailsim.scenario.schema import (
     ADDRESS,
     BANDWIDTH,
@@ -66,6 +67,19 @@ def _service_times(value: Any) -> tuple[tuple[str, Distribution], ...]:
     return tuple((str(name), durations(spec)) for name, spec in value.items())
 
 
+def _cores(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise Invalid("a whole number of cores, at least 1")
+    return value
+
+
+def _cost(value: Any) -> Cost:
+    try:
+        return parse_cost(value)
+    except ValueError:
+        raise Invalid('a CPU cost like "300us + 10us/KB" (per message + per KB)') from None
+
+
 NAMES = _names
 SIZES = _distribution(parse_size)
 COUNTS = _distribution(float)
@@ -75,6 +89,17 @@ SERVICE_TIMES = _service_times
 ROLES = ("ua", "msa", "mta", "da", "aa", "dns")
 FAULT_KINDS = ("host-down", "link-down", "dns-nxdomain", "dns-servfail", "dns-timeout")
 
+# -- [[hosts]] hardware: CPU cores and disk (mailsim.mta.hardware) --
+CPU_COSTS = Table({name: Field(_cost, f"CPU cost of one {name} job (default in mailsim.mta.hardware)")
+                   for name in DAEMONS})  # fmt: skip
+HARDWARE = Table(
+    {
+        "cores": Field(_cores, "CPU cores, a FIFO c-server queue (default: the host's cpus)"),
+        "fsync": Field(DURATION, "one fsync of a queue file on the host's disk", default=DEFAULT_FSYNC),
+        "cpu": Field(CPU_COSTS, "CPU cost per daemon: per message + per KB", default=None),
+        "sample": Field(DURATION, "utilisation sample period (0: no samples)", default=DEFAULT_SAMPLE),
+    }
+)
 HOST = Table(
     {
         "name": Field(STRING, "the host's fully qualified name", required=True),
@@ -88,6 +113,7 @@ HOST = Table(
             SERVICE_TIMES, "resource model: transport = time one delivery holds a process (mailsim.scenario.resources)",
             default=(),
         ),
+        "hardware": Field(HARDWARE, "CPU cores and disk; without it the host costs nothing (mailsim.mta.hardware)"),
     }
 )
 ROUTER = Table({"name": Field(STRING, "the router's name", required=True)})
@@ -251,6 +277,7 @@ class HostSpec:
     cpus: int
     line: int | None = None
     service_time: tuple[tuple[str, Distribution], ...] = ()
+    hardware: HardwareSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

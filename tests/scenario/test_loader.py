@@ -98,3 +98,35 @@ def test_duplicate_address_and_bad_address(tmp_path):
     text = GOOD.replace('"192.0.2.50"', '"192.0.2.10"').replace('roles = ["ua"]', 'roles = ["ua", "toaster"]')
     lines = problems(tmp_path, text)
     assert any("hosts[1].roles[1]" in line or "hosts[1].roles" in line for line in lines)
+
+
+def test_a_bad_hardware_table_names_the_host_line_and_key(tmp_path):
+    text = GOOD.replace(
+        'roles = ["mta"] }',
+        'roles = ["mta"], hardware = { cores = 0, fsync = "quick", cpu = { smtpd = "lots", sendmail = "1ms" } } }',
+    )
+    lines = problems(tmp_path, text)
+    assert any(":5: hosts[0].hardware.cores: expected a whole number of cores, at least 1, found 0" in x for x in lines)
+    assert any(":5: hosts[0].hardware.fsync: expected a duration like" in x and "'quick'" in x for x in lines)
+    assert any(
+        ':5: hosts[0].hardware.cpu.smtpd: expected a CPU cost like "300us + 10us/KB"' in x and "'lots'" in x
+        for x in lines
+    )
+    assert any(":5: hosts[0].hardware.cpu.sendmail: expected one of the known keys (cleanup," in x for x in lines)
+
+
+def test_hardware_costs_are_per_message_and_per_kb(tmp_path):
+    text = GOOD.replace(
+        'roles = ["mta"] }', 'roles = ["mta"], cpus = 4, hardware = { cpu = { smtpd = "1ms + 20us/KB" } } }'
+    )
+    hardware = load(write(tmp_path, text)).host("mail.example.org").hardware
+    assert hardware is not None and hardware.cores == 4  # the host's cpus
+    assert hardware.cost("smtpd").of(50_000) == pytest.approx(0.001 + 50 * 20e-6)
+    assert hardware.cost("cleanup").per_message == pytest.approx(200e-6)  # the default
+    assert load(write(tmp_path, GOOD)).host("mail.example.org").hardware is None  # opt-in
+
+
+def test_hardware_needs_at_least_one_core_from_cpus(tmp_path):
+    text = GOOD.replace('roles = ["mta"] }', 'roles = ["mta"], cpus = 0, hardware = {} }')
+    [line] = problems(tmp_path, text)
+    assert ":5: hosts[0].cpus: expected at least 1 core for the host's hardware, found 0" in line

@@ -21,7 +21,8 @@ Parameters: qmgr_message_active_limit (20000), queue_run_delay (300s), minimal_b
 delay_warning_time (0h), default_process_limit (100), initial_destination_concurrency (5),
 default_destination_concurrency_limit (20), default_destination_recipient_limit (50),
 default_destination_concurrency_{positive,negative}_feedback (1/concurrency),
-default_destination_concurrency_failed_cohort_limit (1), and ``<transport>_destination_*``.
+default_destination_concurrency_failed_cohort_limit (1), and ``<transport>_destination_*``; in_flow_delay
+(1s): after each feed qmgr adds in-flow tokens for the files it took from incoming (:mod:`mailsim.mta.mail_flow`).
 """
 
 from __future__ import annotations
@@ -147,11 +148,16 @@ class Qmgr:
         return None
 
     def _feed(self) -> None:
+        fed = 0  # files taken from incoming, for in_flow_delay's tokens (mailsim.mta.mail_flow)
         while len(self.active) < self.settings.active_limit:
             queue_id = self._next_file()
             if queue_id is None:
-                return
+                break
+            fed += self.host.queue.get(queue_id).state is QueueState.INCOMING
             self._activate(queue_id)
+        flow = getattr(self.host, "flow", None)
+        if flow is not None:
+            flow.after_feed(fed, not self.incoming)
 
     def _activate(self, queue_id: str) -> None:
         try:
