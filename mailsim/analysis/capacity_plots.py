@@ -6,7 +6,7 @@ Each function takes the DataFrames of :mod:`mailsim.analysis.metrics` (or a swee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -114,4 +114,22 @@ def utilisation_figure(table: pd.DataFrame, *, title: str = "Utilisation of deli
     ax.bar(labels, table.utilisation)
     ax.set_ylim(0, 1)
     ax.set_ylabel("busy / capacity")
+    return fig
+
+
+def attempts_figure(runs: Mapping[str, pd.DataFrame], *, title: str = "Delivery attempts") -> Figure:
+    """Cumulative sent and deferred attempts per labelled run (deliveries frames): how a throttle bites."""
+    fig = Figure(figsize=(8, 3.5))
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    if all(frame.empty for frame in runs.values()):
+        return _empty(fig, ax, "no delivery attempts")
+    for label, frame in runs.items():
+        ordered = frame.sort_values("time")
+        for status, style in (("sent", "-"), ("deferred", ":")):
+            part = ordered[ordered.status == status]
+            ax.step(part.time, np.arange(1, len(part) + 1), style, where="post", label=f"{status}, {label}")
+    ax.set_xlabel("virtual time (s)")
+    ax.set_ylabel("attempts so far")
+    ax.legend(fontsize="small")
     return fig

@@ -122,3 +122,13 @@ def test_figures_are_built_for_empty_and_full_frames() -> None:
         plots.age_buckets_figure(pd.DataFrame(), host="mx", queue="deferred"),
     ]
     assert all(isinstance(f, Figure) for f in figures)
+
+
+def test_attempts_figure_counts_each_status_per_run() -> None:
+    deliveries = pd.DataFrame({"time": [3.0, 1.0, 2.0, 4.0], "status": ["sent", "sent", "deferred", "sent"]})
+    fig = plots.attempts_figure({"feedback 1": deliveries})
+    [ax] = fig.axes
+    sent, deferred = ax.lines
+    assert list(sent.get_xdata()) == [1.0, 3.0, 4.0] and list(sent.get_ydata()) == [1, 2, 3]
+    assert list(deferred.get_xdata()) == [2.0] and sent.get_label() == "sent, feedback 1"
+    assert isinstance(plots.attempts_figure({"x": deliveries.iloc[:0]}), Figure)
