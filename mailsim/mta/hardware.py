@@ -135,6 +135,7 @@ class Hardware:
         self.cpu = FifoServers(spec.cores)
         self.disk = FifoServers(1)
         self.costs = {name: spec.cost(name) for name in DAEMONS} | dict(spec.cpu)
+        self._sampled = self.sim.env.now  # the end of the last sample's interval
         if spec.sample > 0:
             self.sim.env.process(self._sampler(spec.sample))
 
@@ -155,15 +156,24 @@ class Hardware:
         cost = self.costs["qmgr"].of(size) + self.costs.get(command, Cost(0.0)).of(size)
         return self.cpu.charge(now, cost) - now
 
+    def flush(self) -> None:
+        """A last, partial sample when the run ends (simpy stops before a sample due exactly then)."""
+        now = self.sim.env.now
+        if self.spec.sample > 0 and now > self._sampled:
+            self._sample(now)
+
     def _sampler(self, period: float) -> Generator[simpy.Event, Any, None]:
         env = self.sim.env
         while True:
             yield env.timeout(period)
-            now = env.now
-            self._emit("cpu", self.spec.cores, self.cpu.sample(now), period)
-            self._emit("disk", 1, self.disk.sample(now), period)
-            for name, occupancy in list(self.host.occupancy.items()):
-                self._emit(name, occupancy.capacity, occupancy.sample(now), period)
+            self._sample(env.now)
+
+    def _sample(self, now: float) -> None:
+        interval, self._sampled = now - self._sampled, now
+        self._emit("cpu", self.spec.cores, self.cpu.sample(now), interval)
+        self._emit("disk", 1, self.disk.sample(now), interval)
+        for name, occupancy in list(self.host.occupancy.items()):
+            self._emit(name, occupancy.capacity, occupancy.sample(now), interval)
 
     def _emit(self, resource: str, capacity: int, sample: Sample, period: float) -> None:
         self.sim.emit(self.host.name, "resource", "sample", resource=resource, capacity=capacity, busy=sample.busy,

@@ -74,6 +74,9 @@ def run_scenario(
         prepare(world)
     horizon = spec.until if until is None else until
     _advance(world, horizon, progress)
+    for host in world.hosts.values():  # the utilisation of the run's last, partial sample interval
+        if getattr(host, "hardware", None) is not None:
+            host.hardware.flush()
     _quiet_after_horizon(world)
     return RunResult(world, horizon, world.sim.trace.digest())
 
