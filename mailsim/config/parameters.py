@@ -144,6 +144,13 @@ def _build() -> Mapping[str, Parameter]:
 
 PARAMETERS: Mapping[str, Parameter] = _build()
 
+MODEL_KNOBS: Mapping[str, str] = MappingProxyType({
+    "mailsim_smtpd_greeting_delay": "hold each admitted smtpd session this long before its greeting (a slow server)",
+    "mailsim_smtpd_greeting_jitter": "vary that hold by a uniform factor in [1 - j, 1 + j]",
+})  # fmt: skip
+"""main.cf names that are not Postfix's but that mailsim reads: real postconf (and ``mailsim postconf``) calls
+them unused, a simulation does not."""
+
 
 def modelled_parameters() -> list[Parameter]:
     """The parameters mailsim reads, in name order."""

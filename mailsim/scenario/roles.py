@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mailsim.config.hostfacts import HostFacts
+from mailsim.config.parameters import MODEL_KNOBS
+from mailsim.config.syntax import ConfigWarning
 from mailsim.core.errors import ScenarioError
 from mailsim.engine.bridge import event_from_awaitable
 from mailsim.engine.tls import TlsAuthority
@@ -79,10 +81,16 @@ def build_mail_hosts(world: World) -> None:
         host = MailHost(parts)
         _prepare_files(host, spec.config)
         world.hosts[spec.name] = host
-        world.warnings.extend(f"{spec.name}: {w.render('postfix')}" for w in host.config.warnings)
+        world.warnings.extend(f"{spec.name}: {w.render('postfix')}" for w in host.config.warnings if not _knob(w))
         host.smtpd_factories()
         world.warnings.extend(f"{spec.name}: smtpd ({name}): fatal: {text}" for name, text in host.fatal.items())
         world.sim.env.process(_start(world, host))
+
+
+def _knob(warning: ConfigWarning) -> bool:
+    """postconf's "unused parameter" for one of mailsim's model knobs: true of Postfix, noise in a simulation."""
+    name = warning.message.removeprefix("unused parameter: ").partition("=")[0]
+    return warning.message.startswith("unused parameter: ") and name in MODEL_KNOBS
 
 
 def _programs() -> Any:
@@ -158,4 +166,13 @@ def _msa_for(world: World, sender: str) -> str | None:
     return hosts[0].name if hosts else None
 
 
-ROLE_BUILDERS = (add_workload_users, build_mail_hosts, build_access, publish_dkim_keys, build_resources, build_messages, build_workload, build_reads)
+ROLE_BUILDERS = (
+    add_workload_users,
+    build_mail_hosts,
+    build_access,
+    publish_dkim_keys,
+    build_resources,
+    build_messages,
+    build_workload,
+    build_reads,
+)
