@@ -18,6 +18,7 @@ import pandas as pd
 
 from mailsim.analysis.frames import all_frames
 from mailsim.analysis.maillog import write_maillog
+from mailsim.analysis.metrics import utilisation
 from mailsim.analysis.plots import standard_figures
 from mailsim.scenario.loader import load
 from mailsim.scenario.runner import RunResult, run_scenario
@@ -72,9 +73,21 @@ class Result:
         if not sent.empty:
             q = sent.latency.quantile([0.5, 0.9, 0.99])
             lines.append(f"delivery latency (s): p50={q[0.5]:.3f} p90={q[0.9]:.3f} p99={q[0.99]:.3f}")
+        lines.extend(self._utilisation_lines())
         table = messages[["recipient", "status", "dsn", "latency", "final_host"]].head(20)
         lines.append(table.to_string(index=False))
         return "\n".join(lines)
+
+    def _utilisation_lines(self) -> list[str]:
+        """One line per host with hardware: how busy each sampled resource was over the run (the bottleneck)."""
+        if not self.trace.select("sample", service="resource"):
+            return []
+        table = utilisation(self.trace.records, end=self.run.until)
+        lines = []
+        for host, part in table.groupby("host", sort=True):
+            shares = ", ".join(f"{row.resource} {row.utilisation:.0%}" for row in part.itertuples())
+            lines.append(f"utilisation on {host}: {shares}")
+        return lines
 
     def write(self, out: str | Path) -> list[Path]:
         """The trace, every frame, the maillog and the figures into ``out``; returns the files written."""

@@ -137,3 +137,11 @@ def test_wire_and_fast_give_the_same_outcomes_and_times_with_hardware(scenario: 
         ours, theirs = fast.frame(name), wire.frame(name)
         pd.testing.assert_frame_equal(ours[columns or ours.columns], theirs[columns or theirs.columns])
     assert wire.frame("utilisation").busy.sum() > 0
+
+
+def test_the_run_summary_names_each_sampled_resource(runs: Any) -> None:
+    """`mailsim run` prints how busy the hardware was, so the bottleneck is visible without a notebook."""
+    [line] = [line for line in runs[(16, 1)].summary().splitlines() if line.startswith("utilisation on")]
+    assert line.startswith("utilisation on mx.example.net: cpu ") and "disk " in line and "smtpd:smtp " in line
+    cpu = float(line.split("cpu ")[1].split("%")[0]) / 100
+    assert abs(cpu - 16 * 0.040) < 0.1  # 16 msg/s x 40 ms on one core
