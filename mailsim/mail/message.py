@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import functools
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -225,3 +227,29 @@ def split_header_body(data: bytes) -> tuple[bytes, bytes]:
             end = cut + len(marker) // 2
             return data[:end], data[cut + len(marker) :]
     return data, b""
+
+
+@functools.lru_cache(maxsize=8)
+def _long_line(limit: int) -> re.Pattern[bytes]:
+    return re.compile(rb"[^\r\n]{%d}" % (limit + 1))
+
+
+def fold_long_lines(content: bytes, limit: int) -> bytes:
+    """Break lines longer than ``limit`` bytes as Postfix's smtp(8) does (smtp_line_length_limit, 998).
+
+    Why: a queue file keeps lines of any length but SMTP allows 998 octets, so smtp_text_out() writes the
+    first ``limit`` bytes, then continues on new lines that start with a space (``limit - 1`` bytes each),
+    which MIME readers take as folding. ``limit`` 0 sends lines unchanged. Line endings are kept.
+    """
+    if limit <= 0 or len(content) <= limit or not _long_line(limit).search(content):
+        return content
+    out: list[bytes] = []
+    for line in content.splitlines(keepends=True):
+        body = line.rstrip(b"\r\n")
+        if len(body) <= limit:
+            out.append(line)
+            continue
+        ending = line[len(body) :] or b"\r\n"
+        out.append(body[:limit] + ending)
+        out.extend(b" " + body[at : at + limit - 1] + ending for at in range(limit, len(body), limit - 1))
+    return b"".join(out)

@@ -14,7 +14,8 @@ host bounces with 5.4.6.
 Parameters: smtp_helo_name ($myhostname), smtp_mx_address_limit (5), smtp_mx_session_limit (2),
 smtp_connect_timeout (30s) and the other smtp_*_timeout values, smtp_tls_security_level (empty =
 none), smtp_sasl_auth_enable (no), smtp_sasl_password_maps, smtp_fallback_relay / fallback_relay,
-inet_protocols (all), smtp_address_preference (any), lmtp_* for the lmtp service.
+inet_protocols (all), smtp_address_preference (any), smtp_line_length_limit (998: longer lines are
+folded as smtp_text_out() does), lmtp_* for the lmtp service.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from mailsim.engine.client import (
 from mailsim.engine.fidelity import session as fidelity_session  # fidelity
 from mailsim.engine.simloop import host_context
 from mailsim.mail.delivery import DeliverRequest, DeliveryStatus, RecipientStatus
+from mailsim.mail.message import fold_long_lines
 from mailsim.mail.report import DeliveryReport
 from mailsim.policy.rewrite.resolve import parse_nexthop
 
@@ -167,7 +169,9 @@ class SmtpAgent:
 
     async def _sessions(self, request: DeliverRequest, targets: Sequence[Target], start: float) -> DeliveryReport:
         qf = self.host.queue.get(request.queue_id)
-        content = qf.content if qf is not None else b""
+        content = fold_long_lines(
+            qf.content if qf is not None else b"", self.main.int(f"{self.prefix}_line_length_limit")
+        )
         limit = self.main.int(f"{self.prefix}_mx_session_limit") or len(targets)
         last_reason, last_dsn, sessions = "no mail exchanger could be reached", "4.4.1", 0
         for index, target in enumerate(targets):

@@ -12,6 +12,7 @@ from mailsim.core import Simulation
 from mailsim.mail.message import (
     as_bytes,
     build_message,
+    fold_long_lines,
     format_date,
     make_message_id,
     message_defects,
@@ -129,3 +130,10 @@ def test_split_header_body():
     assert split_header_body(b"A: 1\r\nB: 2\r\n\r\nbody\r\n") == (b"A: 1\r\nB: 2\r\n", b"body\r\n")
     assert split_header_body(b"A: 1\n\nbody") == (b"A: 1\n", b"body")
     assert split_header_body(b"\r\nbody") == (b"", b"body")
+
+
+def test_fold_long_lines_follows_smtp_text_out():
+    assert fold_long_lines(b"abcdefghij\r\nxy\r\n", 4) == b"abcd\r\n efg\r\n hij\r\nxy\r\n"
+    assert fold_long_lines(b"abcd\r\n", 4) == b"abcd\r\n"  # exactly the limit: unchanged
+    assert fold_long_lines(b"abcde\n", 4) == b"abcd\n e\n"  # the file's own line ending is kept
+    assert fold_long_lines(b"abcdefghij\r\n", 0) == b"abcdefghij\r\n"  # 0: no limit

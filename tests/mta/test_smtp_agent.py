@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mailbox
+
 from mailsim.api import run
 from tests.mta.worlds import RECEIVER_MAIN, two_hosts
 
@@ -51,3 +53,24 @@ def test_a_421_greeting_defers_with_the_replys_status_not_4_4_1(tmp_path):
     deferred = [r for r in records if r.get("status") == "deferred"]
     assert deferred and all(r.get("dsn") == "4.7.0" for r in deferred)
     assert all("refused to talk to me: 421 4.7.0" in r.get("text") for r in deferred)
+
+
+def test_lines_over_smtp_line_length_limit_are_folded_as_postfix_sends_them(tmp_path):
+    """smtp_text_out(): the first 998 bytes, then continuation lines of a space and up to 997 bytes."""
+    long_line = "".join(chr(ord("a") + i % 26) for i in range(2500))
+    content = f"From: alice@example.org\nTo: bob@example.net\nSubject: long\n\n{long_line}\nshort\n".encode()
+    users = '[[users]]\naddress = "bob@example.net"\npassword = "x"\n'
+
+    def post(world):
+        world.sim.env.timeout(1).callbacks.append(
+            lambda _: world.hosts["mail.example.org"].sendmail("alice@example.org", ["bob@example.net"], content)
+        )
+
+    result = run(two_hosts(tmp_path, users), prepare=post)
+    [record] = smtp_records(result)
+    assert record.get("status") == "sent"
+    [message] = mailbox.mbox(result.world.hosts["mx.example.net"].files / "var/mail/bob", create=False)
+    lines = message.get_payload().splitlines()
+    assert [len(line) for line in lines] == [998, 998, 506, 5]
+    assert lines[1].startswith(" ") and lines[2].startswith(" ") and lines[3] == "short"
+    assert lines[0] + lines[1][1:] + lines[2][1:] == long_line
