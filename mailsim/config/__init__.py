@@ -14,7 +14,14 @@ from mailsim.config.loader import HostConfig, load_config
 from mailsim.config.lookups import Match, address_keys, lookup_address, lookup_client, lookup_domain, split_address
 from mailsim.config.maincf import MainCf, Setting, parse_main_cf
 from mailsim.config.mastercf import DEFAULT_MASTER_CF, MasterCf, Service, parse_master_cf
-from mailsim.config.parameters import PARAMETERS, Kind, Parameter, lookup_parameter, modelled_parameters
+from mailsim.config.parameters import (
+    PARAMETERS,
+    Kind,
+    Parameter,
+    checked_parameters,
+    lookup_parameter,
+    modelled_parameters,
+)
 from mailsim.config.syntax import ConfigWarning
 from mailsim.config.tables import Table, TableEntry, TableFailure, open_table, open_tables, resolve_path
 from mailsim.config.tools import (
@@ -46,6 +53,7 @@ __all__ = [
     "TableEntry",
     "TableFailure",
     "address_keys",
+    "checked_parameters",
     "expand",
     "load_config",
     "lookup_address",

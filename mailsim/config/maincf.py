@@ -167,7 +167,7 @@ class MainCf:
         return derived
 
     def validate(self, names: builtins.list[str] | None = None) -> None:
-        """Expand every explicit setting and check the kinds of the parameters mailsim reads."""
+        """Expand every explicit setting and check the kinds of the parameters mailsim reads or checks."""
         for name in names if names is not None else list(self.settings):
             setting = self.settings[name]
             try:
@@ -175,7 +175,7 @@ class MainCf:
             except ExpandError as error:
                 raise ConfigError(str(error), file=setting.file, line=setting.line, key=name) from None
             parameter = lookup_parameter(name)
-            if parameter is None or not parameter.modelled:
+            if parameter is None or not (parameter.modelled or parameter.checked):
                 continue
             try:
                 check(parameter.kind, value, parameter.unit)

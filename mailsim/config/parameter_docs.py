@@ -1,4 +1,8 @@
-"""The main.cf parameters mailsim reads: kind and one line of documentation each (data, not code).
+"""The main.cf parameters mailsim knows: kind and one line of documentation each (data, not code).
+
+Two tables. ``MODELLED``: the parameters mailsim reads and acts on (a test holds every name to code that
+reads it). ``CHECKED``: parameters mailsim knows but does not act on; their values are checked as
+Postfix would (a bad time or size is an error), but setting them changes nothing in a simulation.
 
 One line per parameter: ``name  kind  doc``. Kinds: time (a number with an optional unit s, m, h, d,
 w; a bare number takes the unit of the Postfix default, so ``maximal_queue_lifetime = 3`` means 3
@@ -25,15 +29,8 @@ proxy_interfaces list addresses of a proxy or NAT in front of this host, counted
 config_directory string where main.cf and master.cf live
 queue_directory string root of the queue folders
 mail_name string name in the SMTP greeting and Received headers
-mail_version string Postfix version this configuration emulates
-mail_owner string owner of the queue and of most daemon processes
-default_privs string user rights for deliveries to external files and commands
 syslog_name string program name prefix of maillog lines
-syslog_facility string syslog facility of maillog lines
-maillog_file string file the postlog service writes when set
-process_name string name of the running program, for logging
 service_name string master.cf name of the running service, for logging and -o overrides
-stress string set to yes by master when smtpd runs out of processes (stress-dependent defaults)
 helpful_warnings bool log warnings about likely configuration mistakes
 # address rewriting (trivial-rewrite, cleanup)
 append_at_myorigin bool append @$myorigin to addresses without a domain
@@ -55,13 +52,11 @@ masquerade_domains list domains whose subdomains are hidden in sender addresses
 masquerade_classes list which addresses masquerading rewrites
 masquerade_exceptions list users whose addresses are never masqueraded
 propagate_unmatched_extensions list lookups that carry an unmatched +extension over to the result
-remote_header_rewrite_domain string domain appended to incomplete header addresses from remote clients
 local_header_rewrite_clients list clients whose header addresses are rewritten like local mail
 virtual_alias_maps maps address-to-address aliasing applied to every recipient
 virtual_alias_domains list domains whose every address must be aliased by virtual_alias_maps
 virtual_alias_expansion_limit int most addresses one virtual alias expansion may produce
 virtual_alias_recursion_limit int deepest nesting of virtual alias expansion
-virtual_alias_address_length_limit int longest address virtual alias expansion may produce
 relocated_maps maps "user has moved to" table for 5.1.6 bounces
 # routing (trivial-rewrite, qmgr)
 relay_domains list domains this host relays to (address class relay)
@@ -77,13 +72,8 @@ mailbox_command string local(8) pipes mailbox delivery through this command when
 mailbox_command_maps maps per-user mailbox_command
 mailbox_transport_maps maps per-user mailbox_transport
 fallback_transport_maps maps per-user fallback_transport
-sender_dependent_relayhost_maps maps relayhost chosen by envelope sender
-sender_dependent_default_transport_maps maps default_transport chosen by envelope sender
 defer_transports list transports whose mail stays queued until flushed
-disable_dns_lookups bool never look up MX records (obsolete; see smtp_dns_support_level)
-best_mx_transport string transport for mail where this host is the best MX
 content_filter string transport:nexthop every message is sent to after queueing
-default_filter_nexthop string nexthop for content_filter without one
 soft_bounce bool turn permanent errors into temporary ones (mail stays queued)
 # smtpd: session and limits
 smtpd_banner string text after 220 in the greeting
@@ -93,7 +83,6 @@ smtpd_soft_error_limit int errors after which every error reply is delayed
 smtpd_hard_error_limit int errors after which smtpd disconnects
 smtpd_junk_command_limit int NOOP/VRFY/ETRN/RSET allowed before counting as errors
 smtpd_recipient_limit int most recipients accepted per message
-smtpd_recipient_overshoot_limit int recipients over the limit before it counts as an error
 smtpd_client_connection_count_limit int simultaneous connections per client (anvil)
 smtpd_client_connection_rate_limit int connections per client per anvil_rate_time_unit (0 = off)
 smtpd_client_message_rate_limit int messages per client per anvil_rate_time_unit (0 = off)
@@ -101,30 +90,22 @@ smtpd_client_recipient_rate_limit int recipients per client per anvil_rate_time_
 smtpd_client_event_limit_exceptions list clients exempt from the connection and rate limits
 smtpd_helo_required bool require HELO/EHLO before MAIL FROM
 smtpd_delay_reject bool delay client/helo/sender rejections until RCPT TO
-smtpd_peername_lookup bool look up the client's name in DNS
 smtpd_discard_ehlo_keywords list EHLO keywords not announced
-smtpd_forbidden_commands list commands that end the session at once (HTTP and proxy probes)
 smtpd_null_access_lookup_key string access-table key for the null sender
 smtpd_reject_footer string text appended to every 4xx/5xx reply
-smtpd_log_access_permit_actions list access actions that log even when they permit
-smtpd_service_name string name smtpd uses for itself
 disable_vrfy_command bool refuse VRFY
 smtputf8_enable bool announce SMTPUTF8 and accept UTF-8 addresses
-strict_rfc821_envelopes bool require <> around MAIL FROM and RCPT TO addresses
 allow_untrusted_routing bool accept sender-specified routing (user@a@b, %, !) from untrusted clients
 message_size_limit size largest message accepted, in bytes (SIZE announced in EHLO)
 line_length_limit int longest line before it is broken, in bytes
-header_size_limit size largest header kept, in bytes
 in_flow_delay time pause per message when the queue is busy
 anvil_rate_time_unit time the period of the smtpd rate limits
-anvil_status_update_time time how often anvil logs its peak figures
 # smtpd: restrictions (policy/restrictions.py)
 smtpd_client_restrictions list restrictions on the connecting client
 smtpd_helo_restrictions list restrictions on the HELO/EHLO name
 smtpd_sender_restrictions list restrictions on MAIL FROM
 smtpd_relay_restrictions list relay-control restrictions, evaluated before smtpd_recipient_restrictions
 smtpd_recipient_restrictions list restrictions on RCPT TO (spam blocking)
-smtpd_relay_before_recipient_restrictions bool evaluate relay restrictions before recipient restrictions
 smtpd_data_restrictions list restrictions on DATA
 smtpd_end_of_data_restrictions list restrictions after the message content
 smtpd_etrn_restrictions list restrictions on ETRN
@@ -133,7 +114,6 @@ smtpd_reject_unlisted_recipient bool reject unknown recipients in local, virtual
 smtpd_reject_unlisted_sender bool reject unknown senders in those domains
 local_recipient_maps maps the known local recipients (empty: accept any)
 relay_recipient_maps maps the known recipients in relay_domains (empty: accept any)
-permit_mx_backup_networks list networks whose domains permit_mx_backup relays for
 parent_domain_matches_subdomains list features where "example.com" also matches sub.example.com
 reject_code int reply code of reject
 defer_code int reply code of defer
@@ -149,53 +129,23 @@ unknown_local_recipient_reject_code int reply code for unknown local recipients
 unknown_relay_recipient_reject_code int reply code for unknown relay recipients
 unknown_virtual_alias_reject_code int reply code for unknown virtual alias recipients
 unknown_virtual_mailbox_reject_code int reply code for unknown virtual mailbox recipients
-unverified_recipient_reject_code int reply code of reject_unverified_recipient
-unverified_sender_reject_code int reply code of reject_unverified_sender
 maps_rbl_reject_code int reply code of reject_rbl_client and friends
 multi_recipient_bounce_reject_code int reply code of reject_multi_recipient_bounce
 plaintext_reject_code int reply code when TLS is required and missing
-reject_tempfail_action string what a temporary lookup failure in a reject_* restriction does
 unknown_address_tempfail_action string temporary-failure action for unknown sender/recipient domains
 unknown_helo_hostname_tempfail_action string temporary-failure action for reject_unknown_helo_hostname
-unverified_recipient_tempfail_action string temporary-failure action for reject_unverified_recipient
 default_rbl_reply string template of the reply to a DNSBL-listed client
 rbl_reply_maps maps per-DNSBL reply templates
 # smtpd: SASL, TLS and policy services
 smtpd_sasl_auth_enable bool offer AUTH
-smtpd_sasl_type string SASL implementation (cyrus or dovecot)
-smtpd_sasl_path string SASL server socket or configuration name
-smtpd_sasl_security_options list mechanisms refused without TLS (noanonymous, noplaintext)
-smtpd_sasl_tls_security_options list mechanisms refused over TLS
-smtpd_sasl_local_domain string realm appended to SASL user names
 smtpd_sasl_authenticated_header bool record the SASL user name in Received
-smtpd_sasl_exceptions_networks list clients not offered AUTH
 smtpd_sender_login_maps maps which SASL users may use which MAIL FROM addresses
 smtpd_tls_security_level string none, may or encrypt for the SMTP server
-smtpd_use_tls bool obsolete: same as smtpd_tls_security_level = may
-smtpd_enforce_tls bool obsolete: same as smtpd_tls_security_level = encrypt
 smtpd_tls_auth_only bool offer AUTH only after STARTTLS
 smtpd_tls_wrappermode bool TLS from the first byte (port 465 submissions)
 smtpd_tls_cert_file string server certificate (PEM)
 smtpd_tls_key_file string server private key (PEM)
-smtpd_tls_chain_files list server keys and certificate chains (PEM)
-smtpd_tls_CAfile string CA certificates for client certificates
-smtpd_tls_ask_ccert bool ask clients for a certificate
-smtpd_tls_req_ccert bool require a client certificate
 smtpd_tls_received_header bool record the TLS protocol and cipher in Received
-smtpd_tls_loglevel int how much smtpd logs about TLS
-smtpd_tls_protocols list TLS versions offered with opportunistic TLS
-smtpd_tls_mandatory_protocols list TLS versions required with mandatory TLS
-smtpd_tls_ciphers string cipher grade with opportunistic TLS
-smtpd_tls_mandatory_ciphers string cipher grade with mandatory TLS
-smtpd_starttls_timeout time time allowed for the TLS handshake
-smtpd_policy_service_timeout time time allowed for a policy server's answer
-smtpd_policy_service_max_idle time idle time before a policy connection is closed
-smtpd_policy_service_max_ttl time lifetime of a policy connection
-smtpd_policy_service_default_action string action when the policy server cannot be reached
-smtpd_policy_service_try_limit int attempts to reach the policy server
-smtpd_policy_service_retry_delay time pause between those attempts
-smtpd_policy_service_request_limit int requests per policy connection (0 = no limit)
-smtpd_policy_service_policy_context string text passed to the policy server as policy_context
 smtpd_milters list Milter applications for SMTP mail
 non_smtpd_milters list Milter applications for locally posted mail
 # cleanup
@@ -203,25 +153,17 @@ header_checks maps regexp/pcre tables applied to primary header lines
 mime_header_checks maps tables applied to MIME headers
 nested_header_checks maps tables applied to headers of attached messages
 body_checks maps tables applied to body lines
-body_checks_size_limit size how much of each body part body_checks sees
 always_bcc string address that gets a copy of every message
 sender_bcc_maps maps per-sender BCC addresses
 recipient_bcc_maps maps per-recipient BCC addresses
 always_add_missing_headers bool add From/To/Date/Message-ID also to mail from remote clients
 undisclosed_recipients_header string To: header added when a message has no recipient headers
-header_from_format string how a missing From: header is written (standard or obsolete)
-message_drop_headers list headers cleanup removes
 enable_original_recipient bool record the original recipient for DSNs and logging
 hopcount_limit int Received headers after which mail bounces as looping
 duplicate_filter_limit int recipients remembered to drop duplicates
-receive_override_options list switches for skipping cleanup features (no_address_mappings, ...)
-message_strip_characters string characters removed from message content
-message_reject_characters string characters that make cleanup reject the message
 enable_long_queue_ids bool long, time-ordered queue IDs instead of short hex ones
 hash_queue_names list queue folders split into hashed subfolders
 hash_queue_depth int subfolder levels of those queues
-cleanup_service_name string name of the cleanup service
-rewrite_service_name string name of the trivial-rewrite service
 # qmgr and scheduling
 queue_run_delay time how often the deferred queue is scanned
 minimal_backoff_time time shortest retry interval of a deferred message
@@ -229,15 +171,7 @@ maximal_backoff_time time longest retry interval of a deferred message
 maximal_queue_lifetime time how long a message may stay queued before it bounces
 bounce_queue_lifetime time the same for bounce messages (null sender)
 delay_warning_time time send a delay notice after this long (0 = never)
-confirm_delay_cleared bool tell the sender when a delayed message was finally delivered
-transport_retry_time time pause before a transport that failed is tried again
 qmgr_message_active_limit int messages in the active queue at most
-qmgr_message_recipient_limit int recipients in memory at most
-qmgr_message_recipient_minimum int recipients each message may keep in memory
-qmgr_fudge_factor int share of delivery slots kept for bounces (percent)
-qmgr_clog_warn_time time how often qmgr warns that a transport is clogged
-qmgr_daemon_timeout time how long qmgr may be busy before it is killed
-qmgr_ipc_timeout time how long qmgr waits on a delivery agent's reply
 initial_destination_concurrency int parallel deliveries to a new destination
 default_destination_concurrency_limit int parallel deliveries to one destination at most
 default_destination_recipient_limit int recipients per delivery at most
@@ -257,11 +191,6 @@ default_delivery_slot_discount int percentage of slots counted when preempting
 default_minimum_delivery_slots int recipients needed before a message may preempt
 local_destination_concurrency_limit int parallel deliveries per local recipient
 local_destination_recipient_limit int recipients per local delivery
-destination_concurrency_feedback_debug bool log each concurrency change
-max_idle time how long an idle daemon waits before exiting
-max_use int requests a daemon serves before exiting
-daemon_timeout time how long a daemon may be busy before it is killed
-ipc_timeout time time allowed for internal communication
 # smtp and lmtp clients
 smtp_connect_timeout time time allowed to open a connection
 smtp_helo_timeout time time allowed for the greeting and the HELO/EHLO reply
@@ -271,52 +200,19 @@ smtp_data_init_timeout time time allowed for the DATA reply
 smtp_data_xfer_timeout time time allowed per write of message content
 smtp_data_done_timeout time time allowed for the reply after the final dot
 smtp_quit_timeout time time allowed for the QUIT reply
-smtp_rset_timeout time time allowed for the RSET reply
 smtp_starttls_timeout time time allowed for the TLS handshake
 smtp_helo_name string name the client sends in HELO/EHLO
-smtp_tcp_port string port used when the nexthop names none
 smtp_mx_address_limit int addresses tried per delivery at most
 smtp_mx_session_limit int sessions per delivery at most
 smtp_address_preference string ipv4, ipv6 or any when a host has both
 smtp_randomize_addresses bool shuffle equal-preference MX hosts
 smtp_skip_5xx_greeting bool try the next MX host after a 5xx greeting
-smtp_always_send_ehlo bool send EHLO even without ESMTP in the banner
-smtp_never_send_ehlo bool send HELO only
-smtp_defer_if_no_mx_address_found bool defer instead of using A records when MX hosts have no address
-smtp_host_lookup list dns and/or native name resolution
-smtp_dns_support_level string disabled, enabled or dnssec
 smtp_fallback_relay list hosts tried when the destination cannot be reached
-smtp_bind_address string local IPv4 address for outgoing connections
 smtp_line_length_limit int longest line sent before it is folded
-smtp_generic_maps maps address rewriting for outgoing SMTP mail
-smtp_connection_cache_destinations list destinations whose connections are cached
-smtp_connection_cache_on_demand bool cache connections to destinations with a backlog
-smtp_connection_cache_time_limit time how long an idle cached connection is kept
-smtp_connection_reuse_time_limit time how long one connection may be reused
-smtp_connection_reuse_count_limit int how often one connection may be reused (0 = no limit)
 smtp_sasl_auth_enable bool authenticate to the next hop
 smtp_sasl_password_maps maps credentials per nexthop or sender (user:password)
-smtp_sasl_security_options list mechanisms refused without TLS
-smtp_sasl_tls_security_options list mechanisms refused over TLS
-smtp_sasl_mechanism_filter list mechanisms the client may choose
-smtp_sender_dependent_authentication bool look up credentials by sender first
 smtp_tls_security_level string none, may, encrypt, dane, verify or secure for the client
-smtp_use_tls bool obsolete: same as smtp_tls_security_level = may
-smtp_enforce_tls bool obsolete: same as smtp_tls_security_level = encrypt
-smtp_tls_policy_maps maps per-destination TLS security levels
-smtp_tls_wrappermode bool TLS from the first byte (port 465)
-smtp_tls_CAfile string CA certificates for server certificates
-smtp_tls_cert_file string client certificate (PEM)
-smtp_tls_key_file string client private key (PEM)
-smtp_tls_loglevel int how much the client logs about TLS
-smtp_tls_protocols list TLS versions offered with opportunistic TLS
-smtp_tls_mandatory_protocols list TLS versions required with mandatory TLS
-smtp_tls_ciphers string cipher grade with opportunistic TLS
-smtp_tls_note_starttls_offer bool log servers that offer STARTTLS when TLS is off
-lmtp_tcp_port string port of LMTP over TCP
 lmtp_connect_timeout time time allowed to open an LMTP connection
-lmtp_lhlo_name string name sent in LHLO
-lmtp_lhlo_timeout time time allowed for the LHLO reply
 lmtp_sasl_auth_enable bool authenticate to the LMTP server
 # local, virtual and pipe delivery
 alias_maps maps alias tables consulted by local(8)
@@ -333,30 +229,152 @@ owner_request_special bool treat owner-name and name-request specially
 expand_owner_alias bool send bounces for list to the owner-list alias
 prepend_delivered_header list deliveries that add Delivered-To:
 frozen_delivered_to bool Delivered-To: shows the address before .forward expansion
-local_command_shell string shell for "|command" deliveries
 command_time_limit time time a "|command" delivery may take
+virtual_mailbox_domains list domains served by virtual(8) mailboxes
+virtual_mailbox_maps maps the virtual mailbox of each address
+virtual_mailbox_base string folder prepended to virtual_mailbox_maps results
+virtual_mailbox_limit size largest virtual mailbox file, in bytes
+virtual_uid_maps maps owner user ID of each virtual mailbox
+virtual_gid_maps maps owner group ID of each virtual mailbox
+virtual_minimum_uid int smallest user ID virtual(8) delivers as
+# bounce and notices
+bounce_notice_recipient string who gets postmaster copies of bounces
+2bounce_notice_recipient string who gets undeliverable bounces
+notify_classes list which problems are reported to the postmaster
+double_bounce_sender string sender of mail that must never bounce
+"""
+
+CHECKED = """
+# identity and network (master, smtpd, trivial-rewrite)
+mail_version string Postfix version this configuration emulates
+mail_owner string owner of the queue and of most daemon processes
+default_privs string user rights for deliveries to external files and commands
+syslog_facility string syslog facility of maillog lines
+maillog_file string file the postlog service writes when set
+process_name string name of the running program, for logging
+stress string set to yes by master when smtpd runs out of processes (stress-dependent defaults)
+# address rewriting (trivial-rewrite, cleanup)
+remote_header_rewrite_domain string domain appended to incomplete header addresses from remote clients
+virtual_alias_address_length_limit int longest address virtual alias expansion may produce
+# routing (trivial-rewrite, qmgr)
+sender_dependent_relayhost_maps maps relayhost chosen by envelope sender
+sender_dependent_default_transport_maps maps default_transport chosen by envelope sender
+disable_dns_lookups bool never look up MX records (obsolete; see smtp_dns_support_level)
+best_mx_transport string transport for mail where this host is the best MX
+default_filter_nexthop string nexthop for content_filter without one
+# smtpd: session and limits
+smtpd_recipient_overshoot_limit int recipients over the limit before it counts as an error
+smtpd_peername_lookup bool look up the client's name in DNS
+smtpd_forbidden_commands list commands that end the session at once (HTTP and proxy probes)
+smtpd_log_access_permit_actions list access actions that log even when they permit
+smtpd_service_name string name smtpd uses for itself
+strict_rfc821_envelopes bool require <> around MAIL FROM and RCPT TO addresses
+header_size_limit size largest header kept, in bytes
+anvil_status_update_time time how often anvil logs its peak figures
+# smtpd: restrictions (policy/restrictions.py)
+smtpd_relay_before_recipient_restrictions bool evaluate relay restrictions before recipient restrictions
+permit_mx_backup_networks list networks whose domains permit_mx_backup relays for
+unverified_recipient_reject_code int reply code of reject_unverified_recipient
+unverified_sender_reject_code int reply code of reject_unverified_sender
+reject_tempfail_action string what a temporary lookup failure in a reject_* restriction does
+unverified_recipient_tempfail_action string temporary-failure action for reject_unverified_recipient
+# smtpd: SASL, TLS and policy services
+smtpd_sasl_type string SASL implementation (cyrus or dovecot)
+smtpd_sasl_path string SASL server socket or configuration name
+smtpd_sasl_security_options list mechanisms refused without TLS (noanonymous, noplaintext)
+smtpd_sasl_tls_security_options list mechanisms refused over TLS
+smtpd_sasl_local_domain string realm appended to SASL user names
+smtpd_sasl_exceptions_networks list clients not offered AUTH
+smtpd_use_tls bool obsolete: same as smtpd_tls_security_level = may
+smtpd_enforce_tls bool obsolete: same as smtpd_tls_security_level = encrypt
+smtpd_tls_chain_files list server keys and certificate chains (PEM)
+smtpd_tls_CAfile string CA certificates for client certificates
+smtpd_tls_ask_ccert bool ask clients for a certificate
+smtpd_tls_req_ccert bool require a client certificate
+smtpd_tls_loglevel int how much smtpd logs about TLS
+smtpd_tls_protocols list TLS versions offered with opportunistic TLS
+smtpd_tls_mandatory_protocols list TLS versions required with mandatory TLS
+smtpd_tls_ciphers string cipher grade with opportunistic TLS
+smtpd_tls_mandatory_ciphers string cipher grade with mandatory TLS
+smtpd_starttls_timeout time time allowed for the TLS handshake
+smtpd_policy_service_timeout time time allowed for a policy server's answer
+smtpd_policy_service_max_idle time idle time before a policy connection is closed
+smtpd_policy_service_max_ttl time lifetime of a policy connection
+smtpd_policy_service_default_action string action when the policy server cannot be reached
+smtpd_policy_service_try_limit int attempts to reach the policy server
+smtpd_policy_service_retry_delay time pause between those attempts
+smtpd_policy_service_request_limit int requests per policy connection (0 = no limit)
+smtpd_policy_service_policy_context string text passed to the policy server as policy_context
+# cleanup
+body_checks_size_limit size how much of each body part body_checks sees
+header_from_format string how a missing From: header is written (standard or obsolete)
+message_drop_headers list headers cleanup removes
+receive_override_options list switches for skipping cleanup features (no_address_mappings, ...)
+message_strip_characters string characters removed from message content
+message_reject_characters string characters that make cleanup reject the message
+cleanup_service_name string name of the cleanup service
+rewrite_service_name string name of the trivial-rewrite service
+# qmgr and scheduling
+confirm_delay_cleared bool tell the sender when a delayed message was finally delivered
+transport_retry_time time pause before a transport that failed is tried again
+qmgr_message_recipient_limit int recipients in memory at most
+qmgr_message_recipient_minimum int recipients each message may keep in memory
+qmgr_fudge_factor int share of delivery slots kept for bounces (percent)
+qmgr_clog_warn_time time how often qmgr warns that a transport is clogged
+qmgr_daemon_timeout time how long qmgr may be busy before it is killed
+qmgr_ipc_timeout time how long qmgr waits on a delivery agent's reply
+destination_concurrency_feedback_debug bool log each concurrency change
+max_idle time how long an idle daemon waits before exiting
+max_use int requests a daemon serves before exiting
+daemon_timeout time how long a daemon may be busy before it is killed
+ipc_timeout time time allowed for internal communication
+# smtp and lmtp clients
+smtp_rset_timeout time time allowed for the RSET reply
+smtp_tcp_port string port used when the nexthop names none
+smtp_always_send_ehlo bool send EHLO even without ESMTP in the banner
+smtp_never_send_ehlo bool send HELO only
+smtp_defer_if_no_mx_address_found bool defer instead of using A records when MX hosts have no address
+smtp_host_lookup list dns and/or native name resolution
+smtp_dns_support_level string disabled, enabled or dnssec
+smtp_bind_address string local IPv4 address for outgoing connections
+smtp_generic_maps maps address rewriting for outgoing SMTP mail
+smtp_connection_cache_destinations list destinations whose connections are cached
+smtp_connection_cache_on_demand bool cache connections to destinations with a backlog
+smtp_connection_cache_time_limit time how long an idle cached connection is kept
+smtp_connection_reuse_time_limit time how long one connection may be reused
+smtp_connection_reuse_count_limit int how often one connection may be reused (0 = no limit)
+smtp_sasl_security_options list mechanisms refused without TLS
+smtp_sasl_tls_security_options list mechanisms refused over TLS
+smtp_sasl_mechanism_filter list mechanisms the client may choose
+smtp_sender_dependent_authentication bool look up credentials by sender first
+smtp_use_tls bool obsolete: same as smtp_tls_security_level = may
+smtp_enforce_tls bool obsolete: same as smtp_tls_security_level = encrypt
+smtp_tls_policy_maps maps per-destination TLS security levels
+smtp_tls_wrappermode bool TLS from the first byte (port 465)
+smtp_tls_CAfile string CA certificates for server certificates
+smtp_tls_cert_file string client certificate (PEM)
+smtp_tls_key_file string client private key (PEM)
+smtp_tls_loglevel int how much the client logs about TLS
+smtp_tls_protocols list TLS versions offered with opportunistic TLS
+smtp_tls_mandatory_protocols list TLS versions required with mandatory TLS
+smtp_tls_ciphers string cipher grade with opportunistic TLS
+smtp_tls_note_starttls_offer bool log servers that offer STARTTLS when TLS is off
+lmtp_tcp_port string port of LMTP over TCP
+lmtp_lhlo_name string name sent in LHLO
+lmtp_lhlo_timeout time time allowed for the LHLO reply
+# local, virtual and pipe delivery
+local_command_shell string shell for "|command" deliveries
 command_expansion_filter string characters allowed in $name expansions of commands
 forward_expansion_filter string characters allowed in $name expansions of forward_path
 require_home_directory bool defer when the recipient's home folder is missing
 strict_mailbox_ownership bool defer when the mailbox is owned by someone else
 biff bool notify the comsat service of new mail
-virtual_mailbox_domains list domains served by virtual(8) mailboxes
-virtual_mailbox_maps maps the virtual mailbox of each address
-virtual_mailbox_base string folder prepended to virtual_mailbox_maps results
-virtual_mailbox_limit size largest virtual mailbox file, in bytes
 virtual_mailbox_lock list locking method for virtual mbox delivery
-virtual_uid_maps maps owner user ID of each virtual mailbox
-virtual_gid_maps maps owner group ID of each virtual mailbox
-virtual_minimum_uid int smallest user ID virtual(8) delivers as
 # bounce and notices
 bounce_size_limit size how much of the original message a DSN carries
-bounce_notice_recipient string who gets postmaster copies of bounces
-2bounce_notice_recipient string who gets undeliverable bounces
 delay_notice_recipient string who gets postmaster copies of delay notices
 error_notice_recipient string who gets notices about software and resource problems
-notify_classes list which problems are reported to the postmaster
 bounce_template_file string file with the texts of DSN messages
-double_bounce_sender string sender of mail that must never bounce
 disable_verp_bounces bool one bounce for all recipients instead of one per recipient
 enable_threaded_bounces bool thread bounces with the original message
 bounce_service_name string name of the bounce service

@@ -1,8 +1,10 @@
 """The one registry of main.cf parameters: Postfix 3.7's defaults, kinds, and what mailsim reads.
 
 Every parameter Postfix 3.7 knows is here with the default ``postconf -d`` prints (from the snapshot
-in :mod:`mailsim.config.postfix_defaults`); those mailsim reads carry a kind and a one-line doc
-(:mod:`mailsim.config.parameter_docs`) and ``modelled=True``. Postfix's own defaults are
+in :mod:`mailsim.config.postfix_defaults`); those mailsim reads and acts on carry a kind and a one-line
+doc (:mod:`mailsim.config.parameter_docs` ``MODELLED``) and ``modelled=True``; those it knows but does
+not act on carry a kind and doc too (``CHECKED``) and ``checked=True``: their values are checked like
+the modelled ones' (:meth:`mailsim.config.maincf.MainCf.validate`), nothing more. Postfix's own defaults are
 expressions where they depend on the compatibility level, e.g. ``append_dot_mydomain =
 ${{$compatibility_level} <level {1} ? {yes} : {no}}``; they are kept verbatim and evaluated by the
 expansion engine, so a main.cf without ``compatibility_level`` gets Postfix's backwards-compatible
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from mailsim.config.parameter_docs import MODELLED
+from mailsim.config.parameter_docs import CHECKED, MODELLED
 from mailsim.config.postfix_defaults import BUILTIN_DEFAULTS, HOST_DERIVED
 
 
@@ -50,7 +52,8 @@ class Parameter:
     default: str
     kind: Kind = Kind.STRING
     doc: str = ""
-    modelled: bool = False
+    modelled: bool = False  # mailsim reads it and acts on it
+    checked: bool = False  # mailsim only checks its value's kind (parameter_docs.CHECKED)
     host_derived: bool = False
     service: str = ""  # the master.cf service a service-defined parameter belongs to
     raw: bool = False  # never $-expanded when read (the daemon expands run-time macros itself)
@@ -123,20 +126,23 @@ def _infer_kind(default: str) -> Kind:
 
 
 def _build() -> Mapping[str, Parameter]:
-    """The registry: every built-in parameter, with the modelled ones' kinds and docs."""
-    described: dict[str, tuple[Kind, str]] = {}
-    for line in MODELLED.strip().splitlines():
-        if line.startswith("#"):
-            continue
-        name, kind, doc = line.split(" ", 2)
-        described[name] = (Kind(kind), doc)
+    """The registry: every built-in parameter, with the modelled and checked ones' kinds and docs."""
+    described: dict[str, tuple[Kind, str, bool]] = {}
+    for text, modelled in ((MODELLED, True), (CHECKED, False)):
+        for line in text.strip().splitlines():
+            if line.startswith("#"):
+                continue
+            name, kind, doc = line.split(" ", 2)
+            if name in described:
+                raise RuntimeError(f"parameter_docs describes {name} twice")
+            described[name] = (Kind(kind), doc, modelled)
     table: dict[str, Parameter] = {}
     for name, default in (*BUILTIN_DEFAULTS, *((n, "") for n in sorted(HOST_DERIVED))):
-        kind, doc = described.pop(name, (_infer_kind(default), ""))
-        modelled = bool(doc)
+        kind, doc, modelled = described.pop(name, (_infer_kind(default), "", False))
         table[name] = Parameter(
-            name, default, kind, doc, modelled, host_derived=name in HOST_DERIVED, raw=name in RAW_PARAMETERS
-        )
+            name, default, kind, doc, modelled, checked=bool(doc) and not modelled,
+            host_derived=name in HOST_DERIVED, raw=name in RAW_PARAMETERS,
+        )  # fmt: skip
     if described:
         raise RuntimeError(f"parameter_docs names parameters Postfix 3.7 does not have: {sorted(described)}")
     return MappingProxyType(dict(sorted(table.items())))
@@ -153,8 +159,13 @@ them unused, a simulation does not."""
 
 
 def modelled_parameters() -> list[Parameter]:
-    """The parameters mailsim reads, in name order."""
+    """The parameters mailsim reads and acts on, in name order."""
     return [p for p in PARAMETERS.values() if p.modelled]
+
+
+def checked_parameters() -> list[Parameter]:
+    """The parameters mailsim knows but does not act on (only their values are checked), in name order."""
+    return [p for p in PARAMETERS.values() if p.checked]
 
 
 def service_parameter(name: str, services: Iterable[tuple[str, str]] | None = None) -> Parameter | None:
@@ -168,8 +179,9 @@ def service_parameter(name: str, services: Iterable[tuple[str, str]] | None = No
             continue
         base = PARAMETERS[global_name]
         return Parameter(
-            name, f"${global_name}", base.kind, base.doc, base.modelled, service=service, inherited_unit=base.unit
-        )
+            name, f"${global_name}", base.kind, base.doc, base.modelled, base.checked, service=service,
+            inherited_unit=base.unit,
+        )  # fmt: skip
     return None  # a name ending in a suffix of a service that does not read it, or no suffix at all
 
 

@@ -92,10 +92,13 @@ def ehlo_keywords(
     auth_mechanisms: Sequence[str],
     smtputf8: bool,
     pipelining: bool,
+    vrfy: bool = True,
 ) -> list[str]:
     """The EHLO extension keywords in the order Postfix's smtpd lists them (those we implement)."""
     words = ["PIPELINING"] if pipelining else []
-    words += [f"SIZE {size_limit}" if size_limit else "SIZE", "VRFY"]
+    words.append(f"SIZE {size_limit}" if size_limit else "SIZE")
+    if vrfy:  # disable_vrfy_command = yes also hides it (smtpd.c ehlo_cmd)
+        words.append("VRFY")
     if starttls:
         words.append("STARTTLS")
     if auth_mechanisms:
@@ -115,6 +118,7 @@ def ehlo_lines(settings: ServerSettings, *, tls_offered: bool, tls_active: bool)
         auth_mechanisms=settings.auth_mechanisms if offer_auth else (),
         smtputf8=settings.enable_smtputf8,
         pipelining=settings.pipelining,
+        vrfy=not settings.vrfy_disabled,
     )
     lines = [settings.hostname, *words]
     return [f"250{'-' if i < len(lines) - 1 else ' '}{text}" for i, text in enumerate(lines)]

@@ -17,6 +17,7 @@ differently, each in one place:
   ``421 ... too many errors``); any ``421`` reply is followed by a hang-up; the transcript records it.
 - The verb table: HELP and EXPN are unknown (Postfix defaults); an unknown command gets Postfix's reply
   instead of aiosmtpd's five-strikes disconnect; NOOP/VRFY/RSET count towards ``smtpd_junk_command_limit``;
+  with ``disable_vrfy_command = yes`` VRFY gets ``502 5.5.1 VRFY command is disabled`` whatever its argument;
   with ``smtpd_tls_security_level = encrypt`` only EHLO, HELO, NOOP, QUIT and STARTTLS precede STARTTLS.
 - MAIL/RCPT: the ESMTP parameters are checked here (aiosmtpd refuses DSN's) and handed to the hooks with
   their case kept; the address goes on to aiosmtpd. DATA asks ``hooks.data_start`` before ``354``.
@@ -366,6 +367,13 @@ class SmtpServerProtocol(SMTP):
             await self.push(str(R.NEED_HELO))
             return True
         return False
+
+    async def smtp_VRFY(self, arg: str | None) -> None:
+        """disable_vrfy_command: Postfix refuses before looking at the argument (smtpd.c vrfy_cmd)."""
+        if self.settings.vrfy_disabled:
+            await self.push(str(R.VRFY_DISABLED))
+            return
+        await super().smtp_VRFY(arg)  # type: ignore[arg-type]
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         self._pending = ((), MailParams())

@@ -8,7 +8,7 @@ Postfix parameters read (by :meth:`ServerSettings.from_main_cf`; Postfix default
 message_size_limit (10240000), smtputf8_enable (yes), smtpd_tls_security_level (none),
 smtpd_sasl_auth_enable (no), smtpd_tls_auth_only (no), smtpd_timeout (300s), smtpd_helo_required (no),
 line_length_limit (2048), smtpd_soft_error_limit (10), smtpd_hard_error_limit (20),
-smtpd_error_sleep_time (1s), smtpd_junk_command_limit (100).
+smtpd_error_sleep_time (1s), smtpd_junk_command_limit (100), disable_vrfy_command (no).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class ServerSettings:
     hard_error_limit: int = 20  # smtpd_hard_error_limit
     error_sleep_time: float = 1.0  # smtpd_error_sleep_time
     junk_command_limit: int = 100  # smtpd_junk_command_limit
+    vrfy_disabled: bool = False  # disable_vrfy_command: 502 to VRFY, and VRFY not in the EHLO reply
     pipelining: bool = True  # advertise PIPELINING (aiosmtpd reads pipelined commands in order)
 
     def __post_init__(self) -> None:
@@ -80,6 +81,7 @@ class ServerSettings:
             "hard_error_limit": int(get("smtpd_hard_error_limit", "20")),
             "error_sleep_time": parse_duration(get("smtpd_error_sleep_time", "1s")),
             "junk_command_limit": int(get("smtpd_junk_command_limit", "100")),
+            "vrfy_disabled": _yes(get("disable_vrfy_command", "no")),
         }
         kwargs.update(overrides)
         return cls(**kwargs)

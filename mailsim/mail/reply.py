@@ -214,6 +214,16 @@ def helo_host_not_found(helo: str) -> Reply:
     return Reply(450, "4.7.1", f"{angle(helo)}: Helo command rejected: Host not found")
 
 
+def too_much_mail(client_address: str) -> Reply:
+    """450 at MAIL FROM over anvil's smtpd_client_message_rate_limit (smtpd.c mail_cmd)."""
+    return Reply(450, "4.7.1", f"Error: too much mail from {client_address}")
+
+
+def too_many_recipients_from(client_address: str) -> Reply:
+    """450 at RCPT TO over anvil's smtpd_client_recipient_rate_limit (smtpd.c rcpt_cmd)."""
+    return Reply(450, "4.7.1", f"Error: too many recipients from {client_address}")
+
+
 def temporary_lookup_failure(address: str) -> Reply:
     """451 when a table or transport lookup fails (observed)."""
     return Reply(451, "4.3.0", f"{angle(address)}: Temporary lookup failure")

@@ -12,7 +12,11 @@ Parameters: message_size_limit (10240000), header_checks, body_checks, nested_he
 mime_header_checks, always_add_missing_headers (no), local_header_rewrite_clients
 (permit_inet_interfaces), undisclosed_recipients_header (empty), myhostname, myorigin,
 canonical_maps, sender_canonical_maps, recipient_canonical_maps, virtual_alias_maps,
-masquerade_domains, enable_original_recipient (yes); in_flow_delay (1s: a message for ``hold`` gives its
+masquerade_domains, enable_original_recipient (yes); hopcount_limit (50: the message whose Received:
+headers reach it is refused, ``554 5.4.0 Error: too many hops``, and mail from pickup bounces instead);
+always_bcc, sender_bcc_maps (looked up with the rewritten sender) and recipient_bcc_maps (with each
+canonical recipient) add envelope recipients to new mail (smtpd, pickup), each address once, as
+cleanup_addr.c does; in_flow_delay (1s: a message for ``hold`` gives its
 token back, :mod:`mailsim.mta.mail_flow`). On a host with ``hardware`` a queued file costs cleanup's CPU job and
 one fsync, and qmgr is told once it is on disk (:mod:`mailsim.mta.hardware`).
 """
@@ -24,11 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailsim.mail.delivery import DeliveryStatus, RecipientStatus
 from mailsim.mail.envelope import Envelope, RcptDsn
 from mailsim.mail.message import make_message_id, postfix_date, split_header_body
 from mailsim.mail.queuefile import QueueFile, QueueState
-from mailsim.mail.reply import Reply
-from mailsim.policy.rewrite.maps import canonical_map, expand_virtual, masquerade
+from mailsim.mail.reply import TOO_MANY_HOPS, Reply
+from mailsim.policy.rewrite.maps import canonical_map, expand_virtual, mail_addr_find, masquerade
 
 _HEADER_NAME = re.compile(rb"^([!-9;-~]+):")
 _ADDRESS_HEADERS = (b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"resent-from", b"resent-to")
@@ -67,6 +72,10 @@ class Cleanup:
         self.header_checks = host.tables(self.main.get("header_checks"))
         self.body_checks = host.tables(self.main.get("body_checks"))
         self.always_add = self.main.bool("always_add_missing_headers")
+        self.hopcount_limit = self.main.int("hopcount_limit")
+        self.always_bcc = self.main.get("always_bcc")
+        self.sender_bcc = host.tables(self.main.get("sender_bcc_maps"))
+        self.recipient_bcc = host.tables(self.main.get("recipient_bcc_maps"))
 
     def process(self, queue_id: str, envelope: Envelope, content: bytes, origin: Origin) -> CleanupResult:
         """Clean one message up and queue it under ``queue_id`` (assigned when smtpd opened the stream)."""
@@ -76,6 +85,8 @@ class Cleanup:
         headers, body = _split(content)
         if headers is None:
             return self._corrupt(queue_id, envelope, content, origin, "no header section")
+        if len(headers) >= self.hopcount_limit and _hops(headers) >= self.hopcount_limit:
+            return self._too_many_hops(queue_id, envelope, content, origin)
         state, verdict = QueueState.INCOMING, _Verdict()
         headers = self._check_headers(headers, verdict)
         self._check_body(body, verdict)
@@ -93,7 +104,8 @@ class Cleanup:
         state = QueueState.HOLD if milters.hold is not None else state
         edited, body = _split(milters.content)
         headers = edited or headers
-        envelope, originals = self._rewrite_envelope(envelope, verdict.redirect)
+        bcc = origin.protocol != "local" or origin.service == "pickup"  # CLEANUP_FLAG_BCC_OK: new mail only
+        envelope, originals = self._rewrite_envelope(envelope, verdict.redirect, bcc)
         data = b"".join(headers) + b"\r\n" + body
         message_id = _message_id(headers)
         attributes = (*origin.attributes, ("message_id", message_id or ""), ("origin", origin.service))
@@ -119,6 +131,22 @@ class Cleanup:
         self.host.queue.enter(qf, service="cleanup")
         self._log(queue_id, f"warning: {why}: message moved to the corrupt queue")
         return CleanupResult(queue_id, Reply(250, "2.0.0", f"Ok: queued as {queue_id}"))
+
+    def _too_many_hops(self, queue_id: str, envelope: Envelope, content: bytes, origin: Origin) -> CleanupResult:
+        """hopcount_limit: smtpd's client gets 554 5.4.0; pickup's mail goes back to its sender (cleanup_bounce)."""
+        host, now = self.host, self.host.sim.now
+        self._log(queue_id, f"reject: too many hops; from=<{envelope.mail_from}>")
+        if origin.service != "pickup":
+            return CleanupResult(None, TOO_MANY_HOPS)
+        qf = QueueFile.from_envelope(queue_id, envelope, content, arrival_time=now, attributes=(("origin", "pickup"),))
+        statuses = tuple(RecipientStatus(rcpt, DeliveryStatus.BOUNCED, TOO_MANY_HOPS.status, "too many hops",
+                                         rcpt_dsn=envelope.dsn_for(i)) for i, rcpt in enumerate(envelope.rcpt_tos))  # fmt: skip
+        for status in statuses:
+            host.sim.trace.emit(host.name, "cleanup", "delivery", queue_id=queue_id, to=status.recipient,
+                                relay="none", delay=0.0, delays=(0.0, 0.0, 0.0, 0.0), dsn=status.dsn,
+                                status=str(status.status), text=status.reason)  # fmt: skip
+        host.bounce(qf, statuses, "failure")
+        return CleanupResult(None, TOO_MANY_HOPS)
 
     def _log(self, queue_id: str, text: str) -> None:
         self.host.sim.trace.emit(self.host.name, "cleanup", "action", queue_id=queue_id, text=text)
@@ -166,15 +194,20 @@ class Cleanup:
             headers.append(undisclosed.encode() + b"\r\n")
         return [h for h in headers if _name(h) != b"bcc"]
 
-    def _rewrite_envelope(self, envelope: Envelope, redirect: str | None) -> tuple[Envelope, tuple[str, ...]]:
-        """Canonical and virtual alias rewriting; also each final recipient's original (orig_to=)."""
+    def _rewrite_envelope(
+        self, envelope: Envelope, redirect: str | None, bcc: bool = False
+    ) -> tuple[Envelope, tuple[str, ...]]:
+        """Canonical and virtual alias rewriting and automatic BCC; also each final recipient's original (orig_to=)."""
         settings, rewrite = self.host.rewrite.settings, self.host.rewrite.rewrite
         sender = envelope.mail_from
         if sender:  # trivial-rewrite canonicalises every envelope address (append_at_myorigin, ...)
             sender = masquerade(canonical_map(rewrite(sender), "sender", settings), settings)
         recipients: list[str] = []
         originals: list[str] = []
-        for rcpt in [redirect] if redirect else envelope.rcpt_tos:
+        pending = [redirect] if redirect else list(envelope.rcpt_tos)
+        if bcc and (self.always_bcc or self.sender_bcc or self.recipient_bcc):
+            pending += self._automatic_bcc(sender, pending, settings)
+        for rcpt in pending:
             mapped = canonical_map(rewrite(rcpt), "recipient", settings)
             for final in expand_virtual(mapped, settings).addresses:
                 if final not in recipients:
@@ -186,6 +219,18 @@ class Cleanup:
             mail_from=sender, rcpt_tos=tuple(recipients), rcpt_options=(), rcpt_dsn=_dsn_for(envelope, originals)
         )
         return rewritten, tuple(originals)
+
+    def _automatic_bcc(self, sender: str, recipients: list[str], settings: Any) -> list[str]:
+        """sender_bcc_maps (the rewritten sender), recipient_bcc_maps (each canonical recipient), always_bcc."""
+        found: list[str] = []
+        if sender and self.sender_bcc:
+            found += (mail_addr_find(self.sender_bcc, sender, settings, propagate=False) or ())[:1]
+        for rcpt in recipients if self.recipient_bcc else ():
+            mapped = canonical_map(self.host.rewrite.rewrite(rcpt), "recipient", settings)
+            found += (mail_addr_find(self.recipient_bcc, mapped, settings, propagate=False) or ())[:1]
+        if self.always_bcc:
+            found.append(self.always_bcc)
+        return [a for i, a in enumerate(found) if a not in found[:i] and a not in recipients]
 
 
 @dataclass(slots=True)
@@ -254,6 +299,11 @@ def _split(content: bytes) -> tuple[list[bytes] | None, bytes]:
 
 def _name(header: bytes) -> bytes:
     return header.split(b":", 1)[0].strip().lower()
+
+
+def _hops(headers: list[bytes]) -> int:
+    """Received: headers so far (cleanup_message.c counts them against hopcount_limit)."""
+    return sum(1 for header in headers if header[:9].lower() == b"received:")
 
 
 def _message_id(headers: list[bytes]) -> str | None:

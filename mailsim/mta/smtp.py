@@ -15,7 +15,9 @@ Parameters: smtp_helo_name ($myhostname), smtp_mx_address_limit (5), smtp_mx_ses
 smtp_connect_timeout (30s) and the other smtp_*_timeout values, smtp_tls_security_level (empty =
 none), smtp_sasl_auth_enable (no), smtp_sasl_password_maps, smtp_fallback_relay / fallback_relay,
 inet_protocols (all), smtp_address_preference (any), smtp_line_length_limit (998: longer lines are
-folded as smtp_text_out() does), lmtp_* for the lmtp service.
+folded as smtp_text_out() does), smtp_skip_5xx_greeting (yes: a 5xx greeting counts as 4xx, so the next
+MX is tried and the last one defers; no: the session failure is final and bounces at once, smtp_helo()),
+lmtp_* for the lmtp service.
 """
 
 from __future__ import annotations
@@ -186,6 +188,10 @@ class SmtpAgent:
             last_reason, last_dsn = _connect_reason(target, result), _failure_dsn(result)
             self.host.sim.trace.emit(self.host.name, self.service, "connect_failed", queue_id=request.queue_id,
                                      text=last_reason)  # fmt: skip
+            if result.stage == "greeting" and last_dsn[0] == "5":  # smtp_helo(): smtp_skip_5xx_greeting
+                if not self.main.bool(f"{self.prefix}_skip_5xx_greeting"):
+                    return self._all(request, DeliveryStatus.BOUNCED, last_dsn, last_reason, start)
+                last_dsn = "4" + last_dsn[1:]
             final = index == len(targets) - 1 or sessions >= limit
             if final and last_dsn[0] == "5" and not self.main.list(f"{self.prefix}_fallback_relay"):
                 return self._all(request, DeliveryStatus.BOUNCED, last_dsn, last_reason, start)  # smtp_bulk_fail

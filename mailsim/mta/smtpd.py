@@ -11,12 +11,16 @@ whose answer is the reply. Every decision is in the trace in Postfix's maillog v
 Parameters: smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_sasl_auth_enable (no),
 smtpd_tls_security_level, smtpd_tls_auth_only (no), smtpd_banner, smtpd_timeout (300s),
 message_size_limit (10240000), local_header_rewrite_clients (permit_inet_interfaces), myhostname,
-and those of :class:`mailsim.engine.server.ServerSettings`.
+smtpd_recipient_limit (1000: ``452 4.5.3 Error: too many recipients`` before the restrictions), and those
+of :class:`mailsim.engine.server.ServerSettings` (disable_vrfy_command among them).
 
 Throttling (anvil(8), counted per smtpd service here; Postfix's one anvil per host counts per service
 too): smtpd_client_connection_count_limit (50), smtpd_client_connection_rate_limit (0 = off) per
 anvil_rate_time_unit (60s), smtpd_client_event_limit_exceptions ($mynetworks). Over a limit the client
-gets ``421 4.7.0 HOST Error: too many connections from IP`` and the hang-up (smtpd.c). Model knob, not
+gets ``421 4.7.0 HOST Error: too many connections from IP`` and the hang-up (smtpd.c). Per client, too:
+smtpd_client_message_rate_limit (0 = off; each MAIL FROM counts, over it ``450 4.7.1 Error: too much mail
+from IP``) and smtpd_client_recipient_rate_limit (0 = off; each RCPT TO counts, over it ``450 4.7.1 Error:
+too many recipients from IP``), both checked before the restrictions as smtpd.c does. Model knob, not
 a Postfix parameter: ``mailsim_smtpd_greeting_delay`` (0s) holds each admitted session that long before
 the greeting, standing in for a slow server (SCHEDULER_README's ``smtpd_client_restrictions = sleep 1``),
 times a uniform factor in [1 - j, 1 + j] for ``mailsim_smtpd_greeting_jitter`` = j (0: exact; real servers
@@ -47,7 +51,7 @@ from mailsim.engine.hooks import MailOptions, SmtpSession
 from mailsim.engine.settings import ServerSettings
 from mailsim.mail.envelope import Envelope
 from mailsim.mail.received import received_header, with_protocol
-from mailsim.mail.reply import Reply, too_many_connections
+from mailsim.mail.reply import TOO_MANY_RECIPIENTS, Reply, too_many_connections, too_many_recipients_from, too_much_mail
 from mailsim.mta.cleanup import Origin
 from mailsim.mta.policy_service import policy_services_for
 from mailsim.mta.process_limit import for_service
@@ -108,6 +112,9 @@ class Smtpd:
         self.count_limit = main.int("smtpd_client_connection_count_limit")
         self.rate_limit = main.int("smtpd_client_connection_rate_limit")
         self.rate_unit = main.time("anvil_rate_time_unit")
+        self.mail_rate_limit = main.int("smtpd_client_message_rate_limit")
+        self.rcpt_rate_limit = main.int("smtpd_client_recipient_rate_limit")
+        self.recipient_limit = main.int("smtpd_recipient_limit")
         self.limit_exceptions = NetworkList.parse(main.list("smtpd_client_event_limit_exceptions"), self.host.table,
                                                   True)  # fmt: skip
         self.greeting_delay = _knob(main, "mailsim_smtpd_greeting_delay", parse_duration, "a duration like 2s")
@@ -117,13 +124,15 @@ class Smtpd:
                               found=str(self.greeting_jitter))  # fmt: skip
         self.connections: Counter[str] = Counter()
         self.arrivals: dict[str, deque[float]] = {}
+        self.mail_arrivals: dict[str, deque[float]] = {}  # anvil_clnt_mail
+        self.rcpt_arrivals: dict[str, deque[float]] = {}  # anvil_clnt_rcpt
 
     def server_settings(self) -> ServerSettings:
         """The engine settings of this service (main.cf with the master.cf ``-o`` overrides)."""
         names = ("myhostname", "smtpd_banner", "message_size_limit", "smtputf8_enable", "smtpd_tls_security_level",
                  "smtpd_sasl_auth_enable", "smtpd_tls_auth_only", "smtpd_timeout", "smtpd_helo_required",
                  "line_length_limit", "smtpd_soft_error_limit", "smtpd_hard_error_limit", "smtpd_error_sleep_time",
-                 "smtpd_junk_command_limit")  # fmt: skip
+                 "smtpd_junk_command_limit", "disable_vrfy_command")  # fmt: skip
         values = {name: self.main.get(name) for name in names}
         return ServerSettings.from_main_cf(values, tls_context=self.host.server_tls_context())
 
@@ -202,12 +211,22 @@ class Smtpd:
             conn.ctx, sender=address, recipient=None, recipient_count=0, encrypted=session.tls is not None,
             instance=f"{self.host.sim.counter('smtpd-instance'):x}",  # mailsim-auth: one per transaction
         )
+        if self.mail_rate_limit > 0:
+            refused = self._event_rate(conn, self.mail_arrivals, self.mail_rate_limit, "Message delivery request")
+            if refused is not None:
+                return refused
         return self._judge(conn, Stage.MAIL, "MAIL") or OK_MAIL
 
     async def rcpt(self, session: SmtpSession, address: str, options: MailOptions) -> Reply:
         conn = self._conn(session)
         conn.counts["rcpt"] += 1
         conn.ctx = replace(conn.ctx, recipient=address)
+        if self.rcpt_rate_limit > 0:
+            refused = self._event_rate(conn, self.rcpt_arrivals, self.rcpt_rate_limit, "Recipient address")
+            if refused is not None:
+                return refused
+        if 0 < self.recipient_limit <= conn.ctx.recipient_count:  # smtpd.c rcpt_cmd: before the restrictions
+            return TOO_MANY_RECIPIENTS
         refused = self._judge(conn, Stage.RCPT, "RCPT")
         if refused is not None:
             return refused
@@ -278,11 +297,12 @@ class Smtpd:
         factor = self.host.sim.rng(f"greeting-delay:{self.host.name}").uniform(-1.0, 1.0) * self.greeting_jitter
         return self.greeting_delay * (1.0 + factor)
 
-    def _rate(self, address: str, now: float) -> int:
-        """Connections from this client in the last anvil_rate_time_unit, this one included."""  # throttle
-        for other in [a for a, times in self.arrivals.items() if times[-1] <= now - self.rate_unit]:
-            del self.arrivals[other]  # forget idle clients, so memory follows the clients of the last period
-        arrivals = self.arrivals.setdefault(address, deque())
+    def _rate(self, address: str, now: float, table: dict[str, deque[float]] | None = None) -> int:
+        """Connections (or ``table``'s events) from this client in the last anvil_rate_time_unit, this one included."""  # throttle
+        table = self.arrivals if table is None else table
+        for other in [a for a, times in table.items() if times[-1] <= now - self.rate_unit]:
+            del table[other]  # forget idle clients, so memory follows the clients of the last period
+        arrivals = table.setdefault(address, deque())
         arrivals.append(now)
         while arrivals[0] <= now - self.rate_unit:
             arrivals.popleft()
@@ -306,6 +326,20 @@ class Smtpd:
         reply = too_many_connections(self.main.get("myhostname"), address)
         self._emit("warning", client=ctx.namaddr, problem=problem, count=count, listener=self.service,
                    reply=reply.oneline())  # fmt: skip
+        return reply
+
+    def _event_rate(self, conn: _Conn, table: dict[str, deque[float]], limit: int, what: str) -> Reply | None:
+        """anvil_clnt_mail/anvil_clnt_rcpt: count a MAIL or RCPT; 450 over the client's rate limit."""  # throttle
+        ctx = conn.ctx
+        if self.limit_exceptions.match(ctx.client_name, ctx.client_address):
+            return None
+        rate = self._rate(ctx.client_address, self.host.sim.now, table)
+        if rate <= limit:
+            return None
+        mail = table is self.mail_arrivals
+        reply = (too_much_mail if mail else too_many_recipients_from)(ctx.client_address)
+        self._emit("warning", client=ctx.namaddr, problem=f"{what} rate limit exceeded", count=rate,
+                   listener=self.service, reply=reply.oneline())  # fmt: skip
         return reply
 
     def _peer(self, address: str) -> str:

@@ -25,7 +25,7 @@ def test_the_registry_covers_what_the_daemons_will_read() -> None:
         "smtp_sasl_password_maps",
         "virtual_mailbox_domains",
         "bounce_queue_lifetime",
-        "smtpd_policy_service_timeout",
+        "hopcount_limit",
     ):
         assert name in modelled
     assert all(p.doc for p in modelled_parameters())

@@ -78,6 +78,15 @@ def test_greeting_and_ehlo_keywords_follow_postfix() -> None:
     ]
 
 
+def test_disable_vrfy_command_refuses_vrfy_and_stops_announcing_it() -> None:
+    """smtpd.c vrfy_cmd refuses before looking at the argument; ehlo_cmd leaves VRFY out."""
+    off = ServerSettings.from_main_cf({"myhostname": HOST, "disable_vrfy_command": "yes"})
+    assert _last([EHLO, "VRFY root"], off) == "502 5.5.1 VRFY command is disabled"
+    assert _last([EHLO, "VRFY"], off) == str(R.VRFY_DISABLED)
+    _, ehlo = virtual_converse(world_with_server(off, AcceptAll())[0], [EHLO])
+    assert "250-VRFY" not in ehlo.split("\n") and "250-SIZE 10240000" in ehlo.split("\n")
+
+
 def test_mail_before_helo_is_fine_unless_smtpd_helo_required() -> None:
     assert _last(["MAIL FROM:<a@b.example>"]) == "250 2.1.0 Ok"
     assert _last(["MAIL FROM:<a@b.example>"], settings(helo_required=True)) == str(R.NEED_HELO)

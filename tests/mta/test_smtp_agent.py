@@ -37,9 +37,21 @@ def test_smtp_fallback_relay_takes_what_cannot_be_found(tmp_path):
     assert record.get("status") == "sent" and record.get("relay") == "mx.example.net[203.0.113.25]:25"
 
 
-def test_a_5xx_greeting_from_the_last_mx_bounces_with_its_status(tmp_path):
-    refusing = RECEIVER_MAIN + "smtpd_delay_reject = no\nsmtpd_client_restrictions = reject\n"
-    spec = two_hosts(tmp_path, MESSAGE.replace("carol@nowhere.invalid", "bob@example.net"), receiver_main=refusing)
+REFUSING = RECEIVER_MAIN + "smtpd_delay_reject = no\nsmtpd_client_restrictions = reject\n"
+
+
+def test_a_5xx_greeting_is_skipped_like_a_4xx_so_the_last_mx_defers(tmp_path):
+    """smtp_skip_5xx_greeting = yes (default): smtp_helo() turns the status into 4.X.X; the mail stays queued."""
+    spec = two_hosts(tmp_path, MESSAGE.replace("carol@nowhere.invalid", "bob@example.net"), until="2m",
+                     receiver_main=REFUSING)  # fmt: skip
+    [record] = smtp_records(run(spec))
+    assert record.get("status") == "deferred" and record.get("dsn") == "4.7.1"
+    assert record.get("text").startswith("host mx.example.net[203.0.113.25] refused to talk to me: 554 5.7.1")
+
+
+def test_without_smtp_skip_5xx_greeting_a_5xx_greeting_bounces_at_once(tmp_path):
+    spec = two_hosts(tmp_path, MESSAGE.replace("carol@nowhere.invalid", "bob@example.net"),
+                     sender_extra="smtp_skip_5xx_greeting = no", receiver_main=REFUSING)  # fmt: skip
     [record] = smtp_records(run(spec))
     assert record.get("status") == "bounced" and record.get("dsn") == "5.7.1"
     assert record.get("text").startswith("host mx.example.net[203.0.113.25] refused to talk to me: 554 5.7.1")

@@ -22,7 +22,9 @@ delay_warning_time (0h), default_process_limit (100), initial_destination_concur
 default_destination_concurrency_limit (20), default_destination_recipient_limit (50),
 default_destination_concurrency_{positive,negative}_feedback (1/concurrency),
 default_destination_concurrency_failed_cohort_limit (1), and ``<transport>_destination_*``; in_flow_delay
-(1s): after each feed qmgr adds in-flow tokens for the files it took from incoming (:mod:`mailsim.mta.mail_flow`).
+(1s): after each feed qmgr adds in-flow tokens for the files it took from incoming (:mod:`mailsim.mta.mail_flow`);
+defer_transports (empty): recipients resolved to a listed transport go to the ``retry`` service instead
+("4.3.2 deferred transport", qmgr_message_resolve), except for files moved by ``postqueue -f`` (QMGR_FLUSH_DFXP).
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class Qmgr:
         self.deferred: list[tuple[float, int, str]] = []
         self._seq = 0
         self._prefer_incoming = True
+        self.defer_transports = frozenset(host.main.list("defer_transports"))
+        self.flushing: set[str] = set()  # files a flush moved: defer_transports is lifted for them once
         self._wake: simpy.Event = self.env.event()
         self.env.process(self._scanner())
         self.env.process(self._run())
@@ -105,6 +109,8 @@ class Qmgr:
         """``postqueue -f``: every deferred file is due now."""
         for queue_id in self.host.queue.ids(QueueState.DEFERRED):
             self.defer_until(queue_id, self.env.now)
+            if self.defer_transports:
+                self.flushing.add(queue_id)
         self._scan()
 
     def _poke(self) -> None:
@@ -192,8 +198,12 @@ class Qmgr:
     def _group(self, qf: QueueFile) -> dict[tuple[str, str, str], list[tuple[str, QueueRecipient]]]:
         """Pending recipients resolved and grouped by (transport, destination name, nexthop)."""
         groups: dict[tuple[str, str, str], list[tuple[str, QueueRecipient]]] = {}
+        lifted = qf.queue_id in self.flushing  # postqueue -f delivers over deferred transports too
+        self.flushing.discard(qf.queue_id)
         for rcpt in sorted(qf.pending, key=_recipient_order):
             transport, nexthop, address = self.host.resolve(rcpt.address, qf.sender)
+            if transport in self.defer_transports and not lifted:
+                transport, nexthop = "retry", "4.3.2 deferred transport"
             routed = QueueRecipient(address, rcpt.original or rcpt.address, rcpt.dsn, rcpt.done)
             limit = self.transport(transport).recipient_limit
             name = address.lower() if limit == 1 else nexthop.lower()
