@@ -14,10 +14,8 @@ message_size_limit (10240000), local_header_rewrite_clients (permit_inet_interfa
 smtpd_recipient_limit (1000: ``452 4.5.3 Error: too many recipients`` before the restrictions), and those
 of :class:`mailsim.engine.server.ServerSettings` (disable_vrfy_command among them).
 
-Throttling (anvil(8), counted per smtpd service here; Postfix's one anvil per host counts per service
-too): smtpd_client_connection_count_limit (50), smtpd_client_connection_rate_limit (0 = off) per
-anvil_rate_time_unit (60s), smtpd_client_event_limit_exceptions ($mynetworks). Over a limit the client
-gets ``421 4.7.0 HOST Error: too many connections from IP`` and the hang-up (smtpd.c). Per client, too:
+Throttling (the counting is :mod:`mailsim.mta.anvil`'s; the replies and warnings are smtpd's): over
+smtpd_client_connection_count_limit (50) or smtpd_client_connection_rate_limit (0 = off) the client gets ``421 4.7.0 HOST Error: too many connections from IP`` and the hang-up (smtpd.c). Per client, too:
 smtpd_client_message_rate_limit (0 = off; each MAIL FROM counts, over it ``450 4.7.1 Error: too much mail
 from IP``) and smtpd_client_recipient_rate_limit (0 = off; each RCPT TO counts, over it ``450 4.7.1 Error:
 too many recipients from IP``), both checked before the restrictions as smtpd.c does. Model knob, not
@@ -37,7 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections import Counter, deque
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -52,6 +51,7 @@ from mailsim.engine.settings import ServerSettings
 from mailsim.mail.envelope import Envelope
 from mailsim.mail.received import received_header, with_protocol
 from mailsim.mail.reply import TOO_MANY_RECIPIENTS, Reply, too_many_connections, too_many_recipients_from, too_much_mail
+from mailsim.mta.anvil import Anvil, Excess
 from mailsim.mta.cleanup import Origin
 from mailsim.mta.policy_service import policy_services_for
 from mailsim.mta.process_limit import for_service
@@ -64,7 +64,7 @@ from mailsim.policy.restrictions.model import (
     Stage,
     Verdict,
 )
-from mailsim.policy.restrictions.settings import NetworkList, RestrictionSettings
+from mailsim.policy.restrictions.settings import RestrictionSettings
 from mailsim.policy.restrictions.stages import SmtpdRestrictions
 
 GREET = None
@@ -109,23 +109,13 @@ class Smtpd:
     def _anvil_setup(self) -> None:
         """anvil(8)'s per-client connection count and rate, and the model's slow greeting."""  # throttle
         main = self.main
-        self.count_limit = main.int("smtpd_client_connection_count_limit")
-        self.rate_limit = main.int("smtpd_client_connection_rate_limit")
-        self.rate_unit = main.time("anvil_rate_time_unit")
-        self.mail_rate_limit = main.int("smtpd_client_message_rate_limit")
-        self.rcpt_rate_limit = main.int("smtpd_client_recipient_rate_limit")
+        self.anvil = Anvil(main, self.host.table)
         self.recipient_limit = main.int("smtpd_recipient_limit")
-        self.limit_exceptions = NetworkList.parse(main.list("smtpd_client_event_limit_exceptions"), self.host.table,
-                                                  True)  # fmt: skip
         self.greeting_delay = _knob(main, "mailsim_smtpd_greeting_delay", parse_duration, "a duration like 2s")
         self.greeting_jitter = _knob(main, "mailsim_smtpd_greeting_jitter", float, "a number in [0, 1]")
         if not 0.0 <= self.greeting_jitter <= 1.0:
             raise ConfigError("bad model knob", key="mailsim_smtpd_greeting_jitter", expected="a number in [0, 1]",
                               found=str(self.greeting_jitter))  # fmt: skip
-        self.connections: Counter[str] = Counter()
-        self.arrivals: dict[str, deque[float]] = {}
-        self.mail_arrivals: dict[str, deque[float]] = {}  # anvil_clnt_mail
-        self.rcpt_arrivals: dict[str, deque[float]] = {}  # anvil_clnt_rcpt
 
     def server_settings(self) -> ServerSettings:
         """The engine settings of this service (main.cf with the master.cf ``-o`` overrides)."""
@@ -211,8 +201,8 @@ class Smtpd:
             conn.ctx, sender=address, recipient=None, recipient_count=0, encrypted=session.tls is not None,
             instance=f"{self.host.sim.counter('smtpd-instance'):x}",  # mailsim-auth: one per transaction
         )
-        if self.mail_rate_limit > 0:
-            refused = self._event_rate(conn, self.mail_arrivals, self.mail_rate_limit, "Message delivery request")
+        if self.anvil.message_rate_limit > 0:
+            refused = self._event_rate(conn, self.anvil.mail, too_much_mail)
             if refused is not None:
                 return refused
         return self._judge(conn, Stage.MAIL, "MAIL") or OK_MAIL
@@ -221,8 +211,8 @@ class Smtpd:
         conn = self._conn(session)
         conn.counts["rcpt"] += 1
         conn.ctx = replace(conn.ctx, recipient=address)
-        if self.rcpt_rate_limit > 0:
-            refused = self._event_rate(conn, self.rcpt_arrivals, self.rcpt_rate_limit, "Recipient address")
+        if self.anvil.recipient_rate_limit > 0:
+            refused = self._event_rate(conn, self.anvil.rcpt, too_many_recipients_from)
             if refused is not None:
                 return refused
         if 0 < self.recipient_limit <= conn.ctx.recipient_count:  # smtpd.c rcpt_cmd: before the restrictions
@@ -281,9 +271,7 @@ class Smtpd:
             return
         if conn.counted:  # throttle: anvil_clnt_disconnect
             conn.counted = False
-            self.connections[conn.ctx.client_address] -= 1
-            if self.connections[conn.ctx.client_address] <= 0:
-                del self.connections[conn.ctx.client_address]
+            self.anvil.disconnect(conn.ctx.client_address)
         counts = " ".join(f"{k}={v}" for k, v in conn.counts.items())
         total = sum(conn.counts.values())
         self._emit("disconnect", client=conn.ctx.namaddr, commands=f"{counts} commands={total}".strip())
@@ -297,48 +285,29 @@ class Smtpd:
         factor = self.host.sim.rng(f"greeting-delay:{self.host.name}").uniform(-1.0, 1.0) * self.greeting_jitter
         return self.greeting_delay * (1.0 + factor)
 
-    def _rate(self, address: str, now: float, table: dict[str, deque[float]] | None = None) -> int:
-        """Connections (or ``table``'s events) from this client in the last anvil_rate_time_unit, this one included."""  # throttle
-        table = self.arrivals if table is None else table
-        for other in [a for a, times in table.items() if times[-1] <= now - self.rate_unit]:
-            del table[other]  # forget idle clients, so memory follows the clients of the last period
-        arrivals = table.setdefault(address, deque())
-        arrivals.append(now)
-        while arrivals[0] <= now - self.rate_unit:
-            arrivals.popleft()
-        return len(arrivals)
-
     def _anvil(self, conn: _Conn) -> Reply | None:
         """anvil_clnt_connect: count this connection; 421 and hang up when over a per-client limit."""  # throttle
         ctx = conn.ctx
-        if self.limit_exceptions.match(ctx.client_name, ctx.client_address):
+        if self.anvil.exempt(ctx.client_name, ctx.client_address):
             return None
-        address, now = ctx.client_address, self.host.sim.now
-        self.connections[address] += 1
         conn.counted = True
-        rate = self._rate(address, now) if self.rate_limit > 0 else 0
-        if 0 < self.count_limit < self.connections[address]:
-            problem, count = "Connection concurrency limit exceeded", self.connections[address]
-        elif 0 < self.rate_limit < rate:
-            problem, count = "Connection rate limit exceeded", rate
-        else:
+        excess = self.anvil.connect(ctx.client_address, self.host.sim.now)
+        if excess is None:
             return None
-        reply = too_many_connections(self.main.get("myhostname"), address)
-        self._emit("warning", client=ctx.namaddr, problem=problem, count=count, listener=self.service,
-                   reply=reply.oneline())  # fmt: skip
-        return reply
+        return self._warn(conn, excess, too_many_connections(self.main.get("myhostname"), ctx.client_address))
 
-    def _event_rate(self, conn: _Conn, table: dict[str, deque[float]], limit: int, what: str) -> Reply | None:
+    def _event_rate(self, conn: _Conn, count: Callable[[str, float], Excess | None],
+                    reply: Callable[[str], Reply]) -> Reply | None:  # fmt: skip
         """anvil_clnt_mail/anvil_clnt_rcpt: count a MAIL or RCPT; 450 over the client's rate limit."""  # throttle
         ctx = conn.ctx
-        if self.limit_exceptions.match(ctx.client_name, ctx.client_address):
+        if self.anvil.exempt(ctx.client_name, ctx.client_address):
             return None
-        rate = self._rate(ctx.client_address, self.host.sim.now, table)
-        if rate <= limit:
-            return None
-        mail = table is self.mail_arrivals
-        reply = (too_much_mail if mail else too_many_recipients_from)(ctx.client_address)
-        self._emit("warning", client=ctx.namaddr, problem=f"{what} rate limit exceeded", count=rate,
+        excess = count(ctx.client_address, self.host.sim.now)
+        return None if excess is None else self._warn(conn, excess, reply(ctx.client_address))
+
+    def _warn(self, conn: _Conn, excess: Excess, reply: Reply) -> Reply:
+        """smtpd's warning for a client over an anvil limit (the maillog's 'Connection rate limit exceeded')."""
+        self._emit("warning", client=conn.ctx.namaddr, problem=excess.problem, count=excess.count,
                    listener=self.service, reply=reply.oneline())  # fmt: skip
         return reply
 
