@@ -9,7 +9,7 @@ flight rather than messages simulated.
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,21 +45,27 @@ class TraceRecord:
         return row
 
 
-def _canonical(record: TraceRecord) -> str:
-    return json.dumps(
-        [
-            round(record.time, 9),
-            record.host,
-            record.service,
-            record.event,
-            record.queue_id,
-            record.message_id,
-            record.fields,
-        ],
-        sort_keys=True,
-        default=str,
-        separators=(",", ":"),
+def _canonical(record: TraceRecord) -> bytes:
+    """The record's values as bytes that are the same in every process: exact floats, cheap to make.
+
+    marshal format 2 has no back-references and no interning marks, so its bytes depend on the values
+    alone; a value it does not know (a frozen record, an enum) makes the whole record go by its ``repr``.
+    Field values are plain data (str, int, float, bool, None, tuples/lists/dicts of them, frozen records);
+    a ``set`` would make the digest depend on PYTHONHASHSEED, so none is ever put in a trace.
+    """
+    values: Any = (
+        record.time,
+        record.host,
+        record.service,
+        record.event,
+        record.queue_id,
+        record.message_id,
+        record.fields,
     )
+    try:
+        return marshal.dumps(values, 2)
+    except ValueError:
+        return repr(values).encode()
 
 
 class Trace:
@@ -93,8 +99,7 @@ class Trace:
 
     def append(self, record: TraceRecord) -> None:
         self.count += 1
-        self._hash.update(_canonical(record).encode("utf-8"))
-        self._hash.update(b"\n")
+        self._hash.update(_canonical(record))
         if self.keep:
             self.records.append(record)
         for sink in self._sinks:

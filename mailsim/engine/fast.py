@@ -38,7 +38,7 @@ import math
 import re
 import ssl
 from base64 import b64encode
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Generator
 from functools import partial
 from typing import Any
 
@@ -98,6 +98,8 @@ class FastSession:
         self.t0 = 0.0
         self.ends: dict[str, Any] = {}
         self.client_closed = False
+        self._sleep = getattr(self.loop, "sleep_future", None)  # SimLoop's: asyncio.sleep without a TimerHandle
+        self._idle: Callable[[], bool] | None = getattr(self.loop, "idle_now", None)
 
     def now(self) -> float:
         return self.loop.time()
@@ -105,7 +107,7 @@ class FastSession:
     async def until(self, when: float) -> None:
         delay = when - self.loop.time()
         if delay > 0:
-            await asyncio.sleep(delay)
+            await (self._sleep(delay) if self._sleep is not None else asyncio.sleep(delay))
 
     async def run(self) -> SessionResult:
         started = self.now()
@@ -262,9 +264,8 @@ class FastSession:
         """Run the server's side (already at the server), then carry its reply back; the client waits ``timeout``."""
         assert self.down is not None and self.server is not None
         deadline = sent + timeout
-        task = asyncio.ensure_future(action)
         try:
-            text = await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - self.now()))
+            text = await self._serve(action, deadline - self.now())
         except TimeoutError:
             raise _Failure(Outcome.TIMEOUT, stage, detail="Timed out waiting for server response") from None
         arrival = self.down.send(self.wire_size(len(text.encode("utf-8", "surrogateescape")) + 2), self.now())
@@ -285,6 +286,38 @@ class FastSession:
         if reply.code == 421:
             raise _Failure(Outcome.REJECTED, stage, reply)
         return reply
+
+    async def _serve(self, action: Coroutine[Any, Any, str], remaining: float) -> str:
+        """The server's side, run in place up to its first real wait (mostly it has none: no task, no timer).
+
+        One that waits goes on as a task the client waits for at most ``remaining`` (shielded: a client that
+        gives up does not stop the server). Either way the loop iterations are those of the task, shield and
+        ``wait_for`` this stands for (the action one iteration on, the reply three more), so what happens at
+        the same instant elsewhere interleaves as before.
+        """
+        if remaining <= 0:
+            return await asyncio.wait_for(asyncio.shield(asyncio.ensure_future(action)), 0.0)
+        pending = None
+        try:
+            while pending is None:  # the iteration a task takes to start, then one per bare yield (``sleep(0)``)
+                await self._hop(action)
+                pending = action.send(None)
+        except StopIteration as done:
+            await _Hops(3, self._idle)
+            return str(done.value)
+        task = self.loop.create_task(_resumed(action, pending))
+        return await asyncio.wait_for(asyncio.shield(task), remaining)
+
+    async def _hop(self, action: Coroutine[Any, Any, str]) -> None:
+        """One loop iteration before the server acts; a client cancelled meanwhile leaves the server to it."""
+        try:
+            await _Hops(1, self._idle)
+        except asyncio.CancelledError:
+            self.loop.create_task(_resumed(action, None))  # the command has arrived: the server still acts
+            raise
+        except GeneratorExit:  # the client is collected after the run: so is the server's side
+            action.close()
+            raise
 
     async def command(self, stage: str, line: str, action: Callable[[], Coroutine[Any, Any, str]], timeout: float,
                       size: int | None = None) -> Reply:  # fmt: skip
@@ -408,9 +441,9 @@ class FastSession:
         reply = await self.command("data", "DATA", server.data_command, timeouts.data_init)
         sent = reply.code == 354
         if sent:
-            content = _LINE_ENDINGS.sub(b"\r\n", tx.content)
+            content = _crlf(tx.content)
             content = content if content.endswith(b"\r\n") else content + b"\r\n"
-            stuffed = len(content) + len(re.findall(rb"(?m)^\.", content)) + 3
+            stuffed = len(content) + content.count(b"\n.") + content.startswith(b".") + 3  # dot-stuffing
             reply = await self.command("content", "", lambda: server.content(content, stuffed),
                                        timeouts.data_done, size=stuffed)  # fmt: skip
         for index in accepted:
@@ -439,6 +472,63 @@ class FastSession:
             await self.command("quit", "QUIT", server.quit, self.plan.timeouts.quit)
         except _Failure:
             pass
+
+
+async def _resumed(coroutine: Coroutine[Any, Any, str], pending: Any) -> str:
+    """Go on with ``coroutine``, whose first step already ran and is waiting for ``pending``."""
+    return await _Resume(coroutine, pending)
+
+
+class _Hops:
+    """``await _Hops(n, idle)``: give the loop ``n`` iterations (what ``n`` chained future callbacks take).
+
+    An iteration in which nothing but the caller would run (``idle()``: SimLoop's ``idle_now``) is skipped:
+    it could change no order, and skipping it saves a loop iteration per reply.
+    """
+
+    __slots__ = ("n", "idle")
+
+    def __init__(self, n: int, idle: Callable[[], bool] | None) -> None:
+        self.n, self.idle = n, idle
+
+    def __await__(self) -> Generator[None, None, None]:
+        idle = self.idle
+        for _ in range(self.n):
+            if idle is None or not idle():
+                yield
+
+
+class _Resume:
+    """``await`` on a coroutine that already yielded ``pending``: the rest of ``yield from`` by hand."""
+
+    __slots__ = ("coroutine", "pending")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, str], pending: Any) -> None:
+        self.coroutine, self.pending = coroutine, pending
+
+    def __await__(self) -> Generator[Any, Any, str]:
+        coroutine, value = self.coroutine, self.pending
+        while True:
+            try:
+                try:
+                    sent = yield value
+                except GeneratorExit:  # the task is collected unfinished (the run ended): so is the coroutine
+                    coroutine.close()
+                    raise
+                except BaseException as exc:  # thrown in by the task (cancellation): pass it on
+                    value = coroutine.throw(exc)
+                else:
+                    value = coroutine.send(sent)
+            except StopIteration as done:
+                return str(done.value)
+
+
+def _crlf(content: bytes) -> bytes:
+    """Every line ending as CRLF (what aiosmtplib sends); counting first skips the rewrite when all are."""
+    pairs = content.count(b"\r\n")
+    if content.count(b"\n") == pairs and content.count(b"\r") == pairs:
+        return content
+    return _LINE_ENDINGS.sub(b"\r\n", content)
 
 
 def _message(text: str) -> str:

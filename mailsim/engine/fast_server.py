@@ -213,7 +213,7 @@ class FastServer:
         envelope, self.tx = self.tx, None
         if limit and stuffed - 3 > limit:
             return await self.push(_aiosmtpd("552 Error: Too much mail data"))
-        if any(len(line) + 2 > BODY_LINE_LIMIT for line in content.split(b"\r\n")):
+        if len(content) + 2 > BODY_LINE_LIMIT and max(map(len, content.split(b"\r\n"))) + 2 > BODY_LINE_LIMIT:
             return await self.push(_aiosmtpd("500 Line too long (see RFC5321 4.5.3.1.6)"))
         assert envelope is not None
         reply: Reply = await self.ask(asyncio.shield(self.hooks.data(self.view, envelope, content)))

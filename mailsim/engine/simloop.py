@@ -160,6 +160,33 @@ class SimLoop(asyncio.AbstractEventLoop):
     ) -> asyncio.TimerHandle:
         return self.call_at(self.env.now + delay, callback, *args, context=context)
 
+    def idle_now(self) -> bool:
+        """Nothing else is ready or due at this instant: one more loop iteration now would run only its caller."""
+        return not self._ready and self.env.peek() > self.env.now
+
+    def sleep_future(self, delay: float) -> asyncio.Future:
+        """A future done ``delay`` from now, timed exactly as ``asyncio.sleep(delay)``, with one timeout and no handle.
+
+        Why: the fast fidelity waits like this a dozen times a message; awaiting it is ``await asyncio.sleep``.
+        """
+        future: asyncio.Future[None] = asyncio.Future(loop=self)
+        now = self.env.now
+        when = now + delay
+        Timeout(self.env, when - now if when > now else 0, future).callbacks.append(self._wake)
+        return future
+
+    def _wake(self, event: Timeout) -> None:
+        future = event._value  # the future this timeout carries (simpy's value slot)
+        if future.done():  # a cancelled sleeper leaves it cancelled
+            return
+        if self._ready or self.env.peek() <= self.env.now:
+            future.set_result(None)
+            return
+        # Nothing else at this instant: the loop iteration that would wake the sleeper next runs right here.
+        self._drain_scheduled = True
+        future.set_result(None)
+        self._drain(event)
+
     def _fire(self, event: Timeout) -> None:
         timer = event._value  # the TimerHandle this timeout carries (simpy's value slot)
         timer._scheduled = False  # type: ignore[attr-defined]

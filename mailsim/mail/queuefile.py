@@ -16,11 +16,11 @@ raises :class:`CorruptQueueFile`, which cleanup/qmgr answer by moving the messag
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from mailsim.core.errors import MailsimError, SimulationError
 from mailsim.mail.address import xtext_decode, xtext_encode
@@ -87,6 +87,22 @@ class CorruptQueueFile(MailsimError):
         self.offset = offset
         where = f" at offset {offset}" if offset is not None else ""
         super().__init__(f"{queue_id or 'queue file'}: corrupt{where}: {reason}")
+
+
+_Record = TypeVar("_Record", "QueueFile", "QueueRecipient")
+
+
+def _replaced(record: _Record, **changes: Any) -> _Record:
+    """``dataclasses.replace`` for these slotted records (no ``__post_init__``), at a tenth of the cost.
+
+    Why: qmgr moves and marks every queue file several times a message.
+    """
+    new = object.__new__(type(record))
+    for name in type(record).__slots__:
+        object.__setattr__(new, name, changes.pop(name) if name in changes else getattr(record, name))
+    if changes:
+        raise TypeError(f"{type(record).__name__} has no field {sorted(changes)[0]!r}")
+    return new
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +173,7 @@ class QueueFile:
 
     def move(self, new: QueueState) -> QueueFile:
         """The same file in its new queue; illegal moves raise SimulationError."""
-        return dataclasses.replace(self, state=transition(self.state, new))
+        return _replaced(self, state=transition(self.state, new))
 
     def mark_done(self, address: str) -> QueueFile:
         """Record a final status for one recipient (Postfix rewrites its R record into a D record)."""
@@ -166,9 +182,9 @@ class QueueFile:
         done, rest = False, []
         for rcpt in self.recipients:
             if not done and not rcpt.done and rcpt.address == address:
-                rcpt, done = dataclasses.replace(rcpt, done=True), True
+                rcpt, done = _replaced(rcpt, done=True), True
             rest.append(rcpt)
-        return dataclasses.replace(self, recipients=tuple(rest))
+        return _replaced(self, recipients=tuple(rest))
 
     def attribute(self, name: str, default: str | None = None) -> str | None:
         return next((value for key, value in self.attributes if key == name), default)

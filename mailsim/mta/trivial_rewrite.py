@@ -21,15 +21,19 @@ class TrivialRewrite:
 
     def __init__(self, settings: RewriteSettings) -> None:
         self.settings = settings
-        self.resolve = lru_cache(maxsize=4096)(self._resolve)  # type: ignore[method-assign]
+        self._resolved = lru_cache(maxsize=4096)(self._resolve)
         self.rewrite = lru_cache(maxsize=4096)(self._rewrite)  # type: ignore[method-assign]
 
     @classmethod
     def for_host(cls, host: Any) -> TrivialRewrite:
         return cls(RewriteSettings.from_main(host.main, host.table))
 
-    def _resolve(self, address: str, sender: str = "") -> Resolution:
-        return resolve(address, self.settings, sender)
+    def resolve(self, address: str, sender: str = "") -> Resolution:
+        """The answer for ``address``; cached per address, since no sender-dependent routing is modelled."""
+        return self._resolved(address)
+
+    def _resolve(self, address: str) -> Resolution:
+        return resolve(address, self.settings)
 
     def _rewrite(self, address: str) -> str:
         return rewrite_address(address, self.settings)

@@ -45,3 +45,24 @@ def test_scenario_error_names_place_and_expectation():
         file="scenario.toml", line=4, key="links[0].latency", expected="a duration like 10ms", found="fast"
     )
     assert str(err) == "scenario.toml:4: links[0].latency: expected a duration like 10ms, found fast"
+
+
+def test_the_trace_digest_is_the_same_in_another_process_with_another_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from mailsim.core import Simulation\n"
+        "sim = Simulation(1)\n"
+        "sim.emit('mx.example', 'smtpd', 'connect', client='a[192.0.2.1]', delay=0.1, nrcpt=2, hops=('a', 1.5))\n"
+        "sim.emit('mx.example', 'qmgr', 'queued', queue_id='ABC', status=ValueError('odd'), extra={'k': None})\n"
+        "print(sim.trace.digest())\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1 and len(digests.pop().strip()) == 64

@@ -359,3 +359,32 @@ def test_a_megabyte_through_streams_pauses_the_reader_and_arrives_in_order(monke
     assert bytes(received) == payload
     assert len(pauses) > 10
     assert drained == at(RTT + (len(payload) - 16384) / 1e6)
+
+
+def test_sleep_future_wakes_when_and_in_the_order_asyncio_sleep_would() -> None:
+    loop = bare_loop()
+    woke: list[tuple[str, float]] = []
+
+    async def sleeper(name: str, wait: Any) -> None:
+        await wait(0.3)
+        woke.append((name, loop.time()))
+
+    async def main() -> None:
+        first = loop.create_task(sleeper("asyncio", asyncio.sleep))
+        second = loop.create_task(sleeper("sleep_future", loop.sleep_future))
+        third = loop.create_task(sleeper("asyncio again", asyncio.sleep))
+        await asyncio.gather(first, second, third)
+
+    loop.run_until_complete(main())
+    assert woke == [("asyncio", 0.3), ("sleep_future", 0.3), ("asyncio again", 0.3)]
+
+
+def test_idle_now_only_when_nothing_else_is_ready_or_due_at_this_instant() -> None:
+    loop = bare_loop()
+    assert loop.idle_now()
+    handle = loop.call_soon(lambda: None)
+    assert not loop.idle_now()
+    handle.cancel()
+    loop.run_simulation(until=1.0)
+    loop.call_later(0.0, lambda: None)
+    assert not loop.idle_now()
