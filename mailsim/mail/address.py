@@ -19,6 +19,7 @@ _QUOTED = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"'
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
 _LITERAL = r"\[(?:[0-9.]+|IPv6:[0-9A-Fa-f:.]+)\]"
+_DOT_STRING_RE = re.compile(_DOT_STRING)
 _MAILBOX = re.compile(rf"^(?:{_DOT_STRING}|{_QUOTED})@(?:{_DOMAIN}|{_LITERAL})$")
 _UTF8_MAILBOX = re.compile(r"^[^\s@<>()\[\],;:\\\"]+(?:\.[^\s@<>()\[\],;:\\\".]+)*@[^\s@<>]+$")
 _XTEXT_SAFE = frozenset(chr(c) for c in range(33, 127)) - {"+", "="}
@@ -101,7 +102,7 @@ def is_fqdn(domain: str) -> bool:
 
 def quote_local(local: str) -> str:
     """Quote a local part that is not a dot-string, as Postfix's quote_822_local does."""
-    if re.fullmatch(_DOT_STRING, local) or (local.startswith('"') and local.endswith('"')):
+    if _DOT_STRING_RE.fullmatch(local) or (local.startswith('"') and local.endswith('"')):
         return local
     escaped = local.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'

@@ -38,6 +38,10 @@ class _RngLike(Protocol):
     def integers(self, low: int, high: int | None = None) -> Any: ...
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # strftime %a and %b in the C locale, without strftime
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
@@ -57,7 +61,8 @@ def postfix_date(moment: datetime) -> str:
     if zone.startswith("UTC") and zone != "UTC":
         zone = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
     return (
-        f"{moment.strftime('%a')}, {moment.day:2d} {moment.strftime('%b %Y %H:%M:%S')} "
+        f"{_DAYS[moment.weekday()]}, {moment.day:2d} {_MONTHS[moment.month - 1]} {moment.year} "
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} "
         f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d} ({zone})"
     )
 
@@ -96,7 +101,8 @@ def make_message_id(
         token = queue_id or f"{source:010X}"
     else:
         token = queue_id or f"{int(source.integers(0, 16**10)):010X}"
-    stamp = when.astimezone(UTC).strftime("%Y%m%d%H%M%S") if when.tzinfo else when.strftime("%Y%m%d%H%M%S")
+    when = when.astimezone(UTC) if when.tzinfo else when  # then %Y%m%d%H%M%S, without strftime
+    stamp = f"{when.year}{when.month:02d}{when.day:02d}{when.hour:02d}{when.minute:02d}{when.second:02d}"
     return f"<{stamp}.{token}@{domain}>"
 
 

@@ -177,17 +177,18 @@ class QueueFile:
 
     def mark_done(self, address: str) -> QueueFile:
         """Record a final status for one recipient (Postfix rewrites its R record into a D record)."""
-        if address not in {r.address for r in self.pending}:
-            raise SimulationError(f"{self.queue_id}: {address} is not a pending recipient")
-        done, rest = False, []
-        for rcpt in self.recipients:
-            if not done and not rcpt.done and rcpt.address == address:
-                rcpt, done = _replaced(rcpt, done=True), True
-            rest.append(rcpt)
-        return _replaced(self, recipients=tuple(rest))
+        recipients = self.recipients
+        for i, rcpt in enumerate(recipients):
+            if not rcpt.done and rcpt.address == address:
+                marked = (*recipients[:i], _replaced(rcpt, done=True), *recipients[i + 1 :])
+                return _replaced(self, recipients=marked)
+        raise SimulationError(f"{self.queue_id}: {address} is not a pending recipient")
 
     def attribute(self, name: str, default: str | None = None) -> str | None:
-        return next((value for key, value in self.attributes if key == name), default)
+        for key, value in self.attributes:  # a loop, not next(genexp): every trace record of a file asks
+            if key == name:
+                return value
+        return default
 
     def to_bytes(self) -> bytes:
         """The file as stored in the queue directory (see :func:`from_bytes` for reading it back)."""

@@ -52,8 +52,11 @@ class Reply:
     @property
     def lines(self) -> list[str]:
         """The wire lines without line terminators."""
-        texts = self.text.split("\n")
         prefix = f"{self.enhanced} " if self.enhanced else ""
+        if "\n" not in self.text:  # the usual one-line reply, without the loop
+            body = f"{prefix}{self.text}".rstrip(" ")
+            return [f"{self.code} {body}" if body else str(self.code)]
+        texts = self.text.split("\n")
         out = []
         for number, text in enumerate(texts):
             sep = " " if number == len(texts) - 1 else "-"
@@ -114,6 +117,11 @@ class Reply:
     @classmethod
     def from_response(cls, code: int, message: str) -> Reply:
         """From a client library's (code, text) pair, e.g. aiosmtplib's ``SMTPResponse``."""
+        if "\n" not in message:  # one line: the same reading without the set and the lists
+            first = message.split(" ", 1)[0]
+            if ENHANCED_CODE.match(first) and first[0] == str(code)[0]:
+                return cls(int(code), first, message[len(first) :].lstrip(" "))
+            return cls(int(code), None, message)
         texts = message.split("\n")
         firsts = {text.split(" ", 1)[0] for text in texts}
         enhanced = firsts.pop() if len(firsts) == 1 else None

@@ -36,6 +36,7 @@ from mailsim.mail.reply import TOO_MANY_HOPS, Reply
 from mailsim.policy.rewrite.maps import canonical_map, expand_virtual, mail_addr_find, masquerade
 
 _HEADER_NAME = re.compile(rb"^([!-9;-~]+):")
+_BARE_LOCAL = re.compile(r"(?<![@\w.<\"-])([A-Za-z0-9._%+-]+)(?=\s*(?:,|>|$|\r?\n))")
 _ADDRESS_HEADERS = (b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"resent-from", b"resent-to")
 
 
@@ -98,15 +99,17 @@ class Cleanup:
         if origin.rewrite_headers or self.always_add:
             headers = self._add_missing(queue_id, envelope, headers)
         # mailsim-auth: the origin's milters (mailsim.mta.milters.daemons) inspect and edit the groomed message
-        milters = host.daemons.inspect(queue_id, envelope, b"".join(headers) + b"\r\n" + body, origin)
+        data = b"".join(headers) + b"\r\n" + body
+        milters = host.daemons.inspect(queue_id, envelope, data, origin)
         if milters.reply is not None or milters.discard:
             return CleanupResult(None if milters.reply else queue_id, milters.reply or _queued(queue_id))
         state = QueueState.HOLD if milters.hold is not None else state
-        edited, body = _split(milters.content)
-        headers = edited or headers
+        if milters.content is not data or self.header_checks:  # else the lines are _split's own: no need to redo
+            edited, body = _split(milters.content)
+            headers = edited or headers
+            data = b"".join(headers) + b"\r\n" + body
         bcc = origin.protocol != "local" or origin.service == "pickup"  # CLEANUP_FLAG_BCC_OK: new mail only
         envelope, originals = self._rewrite_envelope(envelope, verdict.redirect, bcc)
-        data = b"".join(headers) + b"\r\n" + body
         message_id = _message_id(headers)
         attributes = (*origin.attributes, ("message_id", message_id or ""), ("origin", origin.service))
         qf = QueueFile.from_envelope(queue_id, envelope, data, arrival_time=now, state=state, attributes=attributes,
@@ -178,9 +181,10 @@ class Cleanup:
 
     def _add_missing(self, queue_id: str, envelope: Envelope, headers: list[bytes]) -> list[bytes]:
         main, sim = self.main, self.host.sim
-        names = {_name(h) for h in headers}
+        named = [(_name(h), h) for h in headers]
+        names = {name for name, _ in named}
         origin = main.get("myorigin")
-        headers = [_qualify(h, origin) if _name(h) in _ADDRESS_HEADERS else h for h in headers]
+        headers = [_qualify(h, origin) if name in _ADDRESS_HEADERS else h for name, h in named]
         if b"message-id" not in names:
             mid = make_message_id(sim, main.get("myhostname"), queue_id=queue_id)
             headers.append(f"Message-Id: {mid}\r\n".encode())
@@ -192,7 +196,10 @@ class Cleanup:
         undisclosed = main.get("undisclosed_recipients_header")
         if undisclosed and not names & {b"to", b"cc", b"bcc", b"resent-to", b"resent-cc"}:
             headers.append(undisclosed.encode() + b"\r\n")
-        return [h for h in headers if _name(h) != b"bcc"]
+        known, added = headers[: len(named)], headers[len(named) :]  # qualifying kept the names of the first
+        if b"bcc" in names:
+            known = [h for (name, _), h in zip(named, known, strict=True) if name != b"bcc"]
+        return known + [h for h in added if _name(h) != b"bcc"]
 
     def _rewrite_envelope(
         self, envelope: Envelope, redirect: str | None, bcc: bool = False
@@ -298,7 +305,8 @@ def _split(content: bytes) -> tuple[list[bytes] | None, bytes]:
 
 
 def _name(header: bytes) -> bytes:
-    return header.split(b":", 1)[0].strip().lower()
+    colon = header.find(b":")  # header.split(b":", 1)[0] without copying the value
+    return (header[:colon] if colon >= 0 else header).strip().lower()
 
 
 def _hops(headers: list[bytes]) -> int:
@@ -321,8 +329,8 @@ def _qualify(header: bytes, origin: str) -> bytes:
     """Append @$myorigin to bare local names in an address header (Postfix's header rewriting)."""
     name, _, value = header.partition(b":")
     text = value.decode("utf-8", "replace")
-    fixed = re.sub(r"(?<![@\w.<\"-])([A-Za-z0-9._%+-]+)(?=\s*(?:,|>|$|\r?\n))",
-                   lambda m: m.group(1) if "@" in m.group(1) else f"{m.group(1)}@{origin}", text.rstrip("\r\n"))  # fmt: skip
+    fixed = _BARE_LOCAL.sub(lambda m: m.group(1) if "@" in m.group(1) else f"{m.group(1)}@{origin}",
+                            text.rstrip("\r\n"))  # fmt: skip
     return name + b":" + fixed.encode() + b"\r\n" if fixed != text.rstrip("\r\n") else header
 
 

@@ -280,8 +280,11 @@ class SmtpAgent:
 
 
 def _is_ip(text: str) -> bool:
+    text = text.removeprefix("ipv6:")
+    if ":" not in text and text.strip("0123456789."):  # a host name (IPv6 has colons, IPv4 only digits and dots)
+        return False
     try:
-        ipaddress.ip_address(text.removeprefix("ipv6:"))
+        ipaddress.ip_address(text)
     except ValueError:
         return False
     return True

@@ -37,7 +37,7 @@ import asyncio
 import ipaddress
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import dns.reversename
@@ -68,6 +68,8 @@ from mailsim.policy.restrictions.settings import RestrictionSettings
 from mailsim.policy.restrictions.stages import SmtpdRestrictions
 
 GREET = None
+_REVERSE_LIMIT = 4096
+_CONTEXT_FIELDS = tuple(f.name for f in fields(SmtpdContext))
 OK_HELO = Reply(250, None, "Ok")
 OK_AUTH = Reply(235, "2.7.0", "Authentication successful")
 BAD_AUTH = Reply(535, "5.7.8", "Error: authentication failed: authentication failure")
@@ -105,6 +107,8 @@ class Smtpd:
         self.sasl_enabled = self.main.bool("smtpd_sasl_auth_enable")
         self._anvil_setup()  # throttle
         self.processes = for_service(host, service)  # master.cf maxproc: smtpd processes of this service
+        self._reverse: dict[str, str] = {}  # client address -> PTR query name
+        self._own: dict[str, bool] = {}  # client address -> loopback or ours (permit_inet_interfaces)
 
     def _anvil_setup(self) -> None:
         """anvil(8)'s per-client connection count and rate, and the model's slow greeting."""  # throttle
@@ -175,9 +179,8 @@ class Smtpd:
         return self._judge(conn, Stage.CONNECT, "CONNECT")
 
     async def helo(self, session: SmtpSession, name: str, esmtp: bool) -> Reply:
-        conn = self._conn(session)
+        conn = self._conn(session, helo_name=name, protocol="ESMTP" if esmtp else "SMTP")
         conn.counts["ehlo" if esmtp else "helo"] += 1
-        conn.ctx = replace(conn.ctx, helo_name=name, protocol="ESMTP" if esmtp else "SMTP")
         return self._judge(conn, Stage.HELO, "HELO") or OK_HELO
 
     async def auth(self, session: SmtpSession, mechanism: str, login: str, password: str) -> Reply:
@@ -191,16 +194,15 @@ class Smtpd:
             self.host.sim.trace.emit(self.host.name, "smtpd", "auth_failed", client=conn.ctx.namaddr,
                                      mechanism=mechanism, login=login)  # fmt: skip
             return BAD_AUTH
-        conn.ctx = replace(conn.ctx, sasl_username=login, sasl_method=mechanism)
+        conn.ctx = _evolve(conn.ctx, sasl_username=login, sasl_method=mechanism)
         return OK_AUTH
 
     async def mail(self, session: SmtpSession, address: str, options: MailOptions) -> Reply:
-        conn = self._conn(session)
-        conn.counts["mail"] += 1
-        conn.ctx = replace(
-            conn.ctx, sender=address, recipient=None, recipient_count=0, encrypted=session.tls is not None,
+        conn = self._conn(
+            session, sender=address, recipient=None, recipient_count=0,
             instance=f"{self.host.sim.counter('smtpd-instance'):x}",  # mailsim-auth: one per transaction
-        )
+        )  # fmt: skip
+        conn.counts["mail"] += 1
         if self.anvil.message_rate_limit > 0:
             refused = self._event_rate(conn, self.anvil.mail, too_much_mail)
             if refused is not None:
@@ -208,9 +210,8 @@ class Smtpd:
         return self._judge(conn, Stage.MAIL, "MAIL") or OK_MAIL
 
     async def rcpt(self, session: SmtpSession, address: str, options: MailOptions) -> Reply:
-        conn = self._conn(session)
+        conn = self._conn(session, recipient=address)
         conn.counts["rcpt"] += 1
-        conn.ctx = replace(conn.ctx, recipient=address)
         if self.anvil.recipient_rate_limit > 0:
             refused = self._event_rate(conn, self.anvil.rcpt, too_many_recipients_from)
             if refused is not None:
@@ -220,12 +221,15 @@ class Smtpd:
         refused = self._judge(conn, Stage.RCPT, "RCPT")
         if refused is not None:
             return refused
-        conn.ctx = replace(conn.ctx, recipient_count=conn.ctx.recipient_count + 1)
-        if conn.queue_id is None:  # smtpd connects to cleanup, which may pause first (mailsim.mta.mail_flow)
+        if conn.queue_id is not None:
+            conn.ctx = _evolve(conn.ctx, recipient_count=conn.ctx.recipient_count + 1)
+        else:  # smtpd connects to cleanup, which may pause first (mailsim.mta.mail_flow)
+            count = conn.ctx.recipient_count + 1
             if not self.host.flow.take():
+                conn.ctx = _evolve(conn.ctx, recipient_count=count)
                 await asyncio.sleep(self.host.flow.delay)
             conn.queue_id = self.host.queue.new_queue_id()
-            conn.ctx = replace(conn.ctx, queue_id=conn.queue_id)
+            conn.ctx = _evolve(conn.ctx, recipient_count=count, queue_id=conn.queue_id)
             fields = {"sasl_method": conn.ctx.sasl_method, "sasl_username": conn.ctx.sasl_username}
             self.host.sim.trace.emit(self.host.name, "smtpd", "client", queue_id=conn.queue_id,
                                      client=conn.ctx.namaddr, **fields)  # fmt: skip
@@ -237,8 +241,7 @@ class Smtpd:
         return self._judge(conn, Stage.DATA, "DATA") or GO_AHEAD
 
     async def data(self, session: SmtpSession, envelope: Envelope, content: bytes) -> Reply:
-        conn = self._conn(session)
-        conn.ctx = replace(conn.ctx, size=len(content))
+        conn = self._conn(session, size=len(content))
         refused = self._judge(conn, Stage.END_OF_DATA, "END-OF-MESSAGE")
         if refused is not None:
             self._end(conn)
@@ -316,19 +319,25 @@ class Smtpd:
         live = getattr(self.host, "live_client", None)
         return live if live and _is_loopback(address) else address
 
-    def _conn(self, session: SmtpSession) -> _Conn:
+    def _conn(self, session: SmtpSession, **changes: Any) -> _Conn:
+        """The connection's state, its context brought up to date (login, TLS) with ``changes`` in one step."""
         conn = session.state.get("smtpd")
         if conn is None:
             conn = _Conn(SmtpdContext(self._peer(session.peer_ip)))
             session.state["smtpd"] = conn
-        conn.ctx = replace(conn.ctx, sasl_username=session.username or conn.ctx.sasl_username,
-                           encrypted=session.tls is not None)  # fmt: skip
+        ctx = conn.ctx
+        if session.username and session.username != ctx.sasl_username:
+            changes["sasl_username"] = session.username
+        if ctx.encrypted != (session.tls is not None):
+            changes["encrypted"] = session.tls is not None
+        if changes:
+            conn.ctx = _evolve(ctx, **changes)
         return conn
 
     def _judge(self, conn: _Conn, stage: Stage, name: str) -> Reply | None:
         verdict: Verdict = self.restrictions.check(stage, conn.ctx)
         if verdict.defer_if_permit is not None:
-            conn.ctx = replace(conn.ctx, defer_if_permit=verdict.defer_if_permit)
+            conn.ctx = _evolve(conn.ctx, defer_if_permit=verdict.defer_if_permit)
         conn.actions.extend(verdict.actions)
         if verdict.reply is None:
             return None
@@ -343,7 +352,7 @@ class Smtpd:
     def _end(self, conn: _Conn) -> None:
         conn.queue_id = None
         conn.actions = []
-        conn.ctx = replace(conn.ctx, sender=None, recipient=None, recipient_count=0, queue_id=None, size=0)
+        conn.ctx = _evolve(conn.ctx, sender=None, recipient=None, recipient_count=0, queue_id=None, size=0)
 
     def _received(self, session: SmtpSession, conn: _Conn, queue_id: str, envelope: Envelope) -> bytes:
         ctx = conn.ctx
@@ -379,7 +388,7 @@ class Smtpd:
                 return True
             if item == "permit_sasl_authenticated" and ctx.sasl_username:
                 return True
-            if item == "permit_inet_interfaces" and _is_own(ctx.client_address, self.host.addresses):
+            if item == "permit_inet_interfaces" and self._is_own(ctx.client_address):
                 return True
             if item == "permit_mynetworks" and self.restrictions.settings.mynetworks.match(
                 ctx.client_name, ctx.client_address
@@ -390,7 +399,7 @@ class Smtpd:
     async def _client_name(self, address: str) -> tuple[str, str | None, str]:
         """Postfix's client name: the PTR name if its forward lookup returns the address, else unknown."""
         resolver = self.host.resolver
-        ptr = await resolver.aquery(dns.reversename.from_address(address).to_text(), "PTR")
+        ptr = await resolver.aquery(self._reverse_name(address), "PTR")
         if ptr.status is not Status.NOERROR or not ptr.values:
             return "unknown", None, "tempfail" if ptr.status in (Status.SERVFAIL, Status.TIMEOUT) else "notfound"
         name = str(ptr.values[0]).rstrip(".")
@@ -399,8 +408,39 @@ class Smtpd:
             return name, name, "ok"
         return "unknown", name, "notfound"
 
+    def _is_own(self, address: str) -> bool:
+        """Loopback or one of this host's addresses (remembered per client: ip_address() is slow)."""
+        own = self._own.get(address)
+        if own is None:
+            if len(self._own) >= _REVERSE_LIMIT:
+                self._own.clear()
+            own = self._own[address] = _is_own(address, self.host.addresses)
+        return own
+
+    def _reverse_name(self, address: str) -> str:
+        """The PTR query name of an address (dnspython's is slow and clients come back often)."""
+        name = self._reverse.get(address)
+        if name is None:
+            if len(self._reverse) >= _REVERSE_LIMIT:
+                self._reverse.clear()
+            name = self._reverse[address] = dns.reversename.from_address(address).to_text()
+        return name
+
     def _emit(self, event: str, **fields: Any) -> None:
         self.host.sim.trace.emit(self.host.name, "smtpd", event, **fields)
+
+
+def _evolve(ctx: SmtpdContext, **changes: Any) -> SmtpdContext:
+    """``dataclasses.replace`` for the slotted SmtpdContext (no ``__post_init__``) at half the cost.
+
+    Why: smtpd moves the context on at several commands of every session.
+    """
+    new = object.__new__(type(ctx))
+    for name in _CONTEXT_FIELDS:
+        object.__setattr__(new, name, changes.pop(name) if name in changes else getattr(ctx, name))
+    if changes:
+        raise TypeError(f"SmtpdContext has no field {sorted(changes)[0]!r}")
+    return new
 
 
 def _knob(main: Any, name: str, parse: Any, expected: str) -> float:

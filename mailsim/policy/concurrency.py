@@ -82,7 +82,8 @@ def on_success(state: Window, busy: int, limits: ConcurrencyLimits) -> Window:
     """
     if state.dead:
         return Window(busy if busy > 0 else limits.initial)
-    state = replace(state, fail_cohorts=0.0)
+    if state.fail_cohorts:  # most successes follow successes: no new record then
+        state = replace(state, fail_cohorts=0.0)
     if limits.limit != 0 and limits.limit <= state.window:
         return state
     if state.window >= busy + limits.initial:

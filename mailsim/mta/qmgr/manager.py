@@ -39,6 +39,7 @@ import simpy
 
 from mailsim.mail.delivery import DeliverRequest, RecipientStatus
 from mailsim.mail.queuefile import CorruptQueueFile, QueueFile, QueueRecipient, QueueState
+from mailsim.mta.qmgr.completion import defer_suspended, entry_done, release
 from mailsim.mta.qmgr.destinations import Destination, Entry, Transport
 from mailsim.mta.qmgr.settings import QmgrSettings, transport_settings
 
@@ -182,8 +183,6 @@ class Qmgr:
         message.outstanding += 1  # hold the message open while its entries are assigned
         for (transport, name, nexthop), pairs in self._group(qf).items():
             self._assign(message, transport, name, nexthop, pairs)
-        from mailsim.mta.qmgr.completion import release
-
         release(self, message)
 
     def _save_corrupt(self, queue_id: str, exc: CorruptQueueFile) -> None:
@@ -230,8 +229,6 @@ class Qmgr:
             entry = Entry(message, [routed for _, routed in chunk], [key for key, _ in chunk], dest)
             message.outstanding += 1
             if dest.state.dead:
-                from mailsim.mta.qmgr.completion import defer_suspended
-
                 defer_suspended(self, entry)
             else:
                 dest.todo.append(entry)
@@ -258,8 +255,6 @@ class Qmgr:
             qf.attributes,
         )  # fmt: skip
         report = yield self.host.agent(dest.transport.name).deliver(request)
-        from mailsim.mta.qmgr.completion import entry_done
-
         entry_done(self, entry, dest, report)
         self._poke()
 

@@ -70,6 +70,7 @@ RELAY_REQUIRED = (
 PASSWD_TABLES = frozenset({"proxy:unix:passwd.byname", "unix:passwd.byname"})
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_MEMO_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,8 @@ class NetworkList:
 
     entries: tuple[tuple[bool, str, object], ...] = ()
     parent_style: bool = True
+    # (name, address) -> answer, for lists without tables (pure then; clients come back and ip_address() is slow)
+    _memo: dict[tuple[str, str], bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def parse(
@@ -94,6 +97,17 @@ class NetworkList:
 
     def match(self, name: str, address: str) -> bool:
         """First matching entry decides; ``!entry`` means no."""
+        known = self._memo.get((name, address))
+        if known is not None:
+            return known
+        found = self._match(name, address)
+        if not any(kind == "table" for _, kind, _ in self.entries):
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[(name, address)] = found
+        return found
+
+    def _match(self, name: str, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

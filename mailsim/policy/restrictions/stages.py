@@ -29,6 +29,7 @@ from mailsim.policy.restrictions.model import (
     Verdict,
 )
 from mailsim.policy.restrictions.settings import RestrictionSettings
+from mailsim.policy.rewrite.resolve import Resolution
 from mailsim.policy.rewrite.settings import RewriteSettings
 
 _NO_ARG: dict[str, Restriction] = {
@@ -207,6 +208,10 @@ def _data(check: Check, parameter: str, name: str) -> int:
     return _deferred(check, status)
 
 
+_PASS = Verdict()
+_RESOLVED_LIMIT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class SmtpdRestrictions:
     """smtpd's access policy for one host: settings, rewriting context and the outside world."""
@@ -214,6 +219,8 @@ class SmtpdRestrictions:
     settings: RestrictionSettings
     rewrite: RewriteSettings
     world: PolicyWorld = field(default_factory=PolicyWorld)
+    # resolve() answers per address: pure over the settings, so kept across checks as trivial-rewrite's clients do
+    _resolved: dict[str, Resolution] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_main(
@@ -231,10 +238,24 @@ class SmtpdRestrictions:
 
     def check(self, stage: Stage, ctx: SmtpdContext, world: PolicyWorld | None = None) -> Verdict:
         """The verdict for one SMTP command (CONNECT, EHLO, MAIL, RCPT, DATA, END-OF-MESSAGE, ETRN)."""
-        check = Check(self.settings, self.rewrite, world or self.world, ctx, stage)
+        if self._nothing_to_check(stage):
+            return _PASS
+        if len(self._resolved) > _RESOLVED_LIMIT:
+            self._resolved.clear()
+        check = Check(self.settings, self.rewrite, world or self.world, ctx, stage, _resolved=self._resolved)
         status = self._dispatch(check, stage)
         reply = check.error if status == REJECT else None
         return Verdict(reply, tuple(check.actions), tuple(check.log), check.defer_if_permit)
+
+    def _nothing_to_check(self, stage: Stage) -> bool:
+        """A stage that cannot refuse or act: delayed CONNECT/HELO, DATA/END-OF-MESSAGE with an empty list."""
+        if stage is Stage.CONNECT or stage is Stage.HELO:
+            return self.settings.delay_reject
+        if stage is Stage.DATA:
+            return not self.settings.stage_list("smtpd_data_restrictions")
+        if stage is Stage.END_OF_DATA:
+            return not self.settings.stage_list("smtpd_end_of_data_restrictions")
+        return False
 
     def _dispatch(self, check: Check, stage: Stage) -> int:
         if _bad_syntax(check, stage):
