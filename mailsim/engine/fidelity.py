@@ -49,7 +49,10 @@ async def session(
             plan, network=network, hooks_at=lambda ip, port: smtp_listener(network, ip, port),
             host=host, service=service, transcripts=transcripts,
         )  # fmt: skip
-    return await deliver(plan, record=record, transcripts=transcripts, host=host, service=service)
+    sim = getattr(loop, "sim", None)  # a run-local id, so a client transcript can be named like a server's
+    session_id = f"{host}/{service}-client/{sim.counter(f'client-session:{host}')}" if sim is not None and host else ""
+    return await deliver(plan, record=record, transcripts=transcripts, host=host, service=service,
+                         session_id=session_id)  # fmt: skip
 
 
 def _fast_can_serve(network: Any, plan: SessionPlan) -> bool:

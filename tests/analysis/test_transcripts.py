@@ -132,3 +132,11 @@ def test_split_endpoint_reads_ipv4_ipv6_and_junk():
     assert split_endpoint("[2001:db8::1]:25") == ("2001:db8::1", 25)
     assert split_endpoint("2001:db8::1") == ("2001:db8::1", None)
     assert split_endpoint(None) == ("", None)
+
+
+def test_client_transcripts_are_named_like_server_ones(frames):
+    """Each client side has its own run-local id (HOST/SERVICE-client/N), so a class can pick a session by name."""
+    clients = frames["transcripts"].query("side == 'client'").drop_duplicates("session")
+    assert clients.session.str.fullmatch(r"[a-z.]+/[a-z]+-client/\d+").all()
+    relays = clients[clients.host == "mail.example.org"].session.tolist()
+    assert relays[:2] == ["mail.example.org/smtp-client/1", "mail.example.org/smtp-client/2"]
