@@ -34,17 +34,13 @@ On a host with ``hardware`` the 250 after DATA waits for smtpd's CPU job and cle
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import dns.reversename
-
 from mailsim.core.errors import ConfigError
 from mailsim.core.units import parse_duration
-from mailsim.dns.mx import addresses_of
 from mailsim.dns.zones import Status
 from mailsim.engine.hooks import MailOptions, SmtpSession
 from mailsim.engine.settings import ServerSettings
@@ -55,6 +51,7 @@ from mailsim.mta.anvil import Anvil, Excess
 from mailsim.mta.cleanup import Origin
 from mailsim.mta.policy_service import policy_services_for
 from mailsim.mta.process_limit import for_service
+from mailsim.mta.smtpd_client import ClientIdentity
 from mailsim.policy.restrictions.model import (
     ActionKind,
     DnsblAnswer,
@@ -68,7 +65,6 @@ from mailsim.policy.restrictions.settings import RestrictionSettings
 from mailsim.policy.restrictions.stages import SmtpdRestrictions
 
 GREET = None
-_REVERSE_LIMIT = 4096
 _CONTEXT_FIELDS = tuple(f.name for f in fields(SmtpdContext))
 OK_HELO = Reply(250, None, "Ok")
 OK_AUTH = Reply(235, "2.7.0", "Authentication successful")
@@ -103,12 +99,10 @@ class Smtpd:
         self.restrictions = SmtpdRestrictions(
             RestrictionSettings.from_main(self.main, host.table), host.rewrite.settings, world
         )
-        self.rewrite_clients = self.main.list("local_header_rewrite_clients")
+        self.clients = ClientIdentity(host, self.main, self.restrictions.settings.mynetworks)
         self.sasl_enabled = self.main.bool("smtpd_sasl_auth_enable")
         self._anvil_setup()  # throttle
         self.processes = for_service(host, service)  # master.cf maxproc: smtpd processes of this service
-        self._reverse: dict[str, str] = {}  # client address -> PTR query name
-        self._own: dict[str, bool] = {}  # client address -> loopback or ours (permit_inet_interfaces)
 
     def _anvil_setup(self) -> None:
         """anvil(8)'s per-client connection count and rate, and the model's slow greeting."""  # throttle
@@ -165,8 +159,8 @@ class Smtpd:
 
     async def connect(self, session: SmtpSession) -> Reply | None:
         await self.processes.enter(session.state, self.host.sim.now)  # the listen queue until a process is free
-        peer = self._peer(session.peer_ip)
-        name, reverse, status = await self._client_name(peer)
+        peer = self.clients.peer(session.peer_ip)
+        name, reverse, status = await self.clients.name(peer)
         ctx = SmtpdContext(peer, name, reverse, status, protocol="SMTP")
         conn = _Conn(ctx)
         session.state["smtpd"] = conn
@@ -314,16 +308,11 @@ class Smtpd:
                    listener=self.service, reply=reply.oneline())  # fmt: skip
         return reply
 
-    def _peer(self, address: str) -> str:
-        """A live (loopback) client is seen as the scenario host it stands for (``mailsim serve --client``)."""
-        live = getattr(self.host, "live_client", None)
-        return live if live and _is_loopback(address) else address
-
     def _conn(self, session: SmtpSession, **changes: Any) -> _Conn:
         """The connection's state, its context brought up to date (login, TLS) with ``changes`` in one step."""
         conn = session.state.get("smtpd")
         if conn is None:
-            conn = _Conn(SmtpdContext(self._peer(session.peer_ip)))
+            conn = _Conn(SmtpdContext(self.clients.peer(session.peer_ip)))
             session.state["smtpd"] = conn
         ctx = conn.ctx
         if session.username and session.username != ctx.sasl_username:
@@ -379,52 +368,7 @@ class Smtpd:
             if action.kind in (ActionKind.HOLD, ActionKind.DISCARD, ActionKind.REDIRECT, ActionKind.FILTER):
                 attributes.append((action.kind.value, action.value))
         return Origin(self.service, ctx.client_name, ctx.client_address, ctx.helo_name or "", ctx.protocol,
-                      ctx.sasl_username, self._rewrites(ctx), attributes)  # fmt: skip
-
-    def _rewrites(self, ctx: SmtpdContext) -> bool:
-        """local_header_rewrite_clients: may cleanup add and complete headers for this client?"""
-        for item in self.rewrite_clients:
-            if item == "static:all":
-                return True
-            if item == "permit_sasl_authenticated" and ctx.sasl_username:
-                return True
-            if item == "permit_inet_interfaces" and self._is_own(ctx.client_address):
-                return True
-            if item == "permit_mynetworks" and self.restrictions.settings.mynetworks.match(
-                ctx.client_name, ctx.client_address
-            ):
-                return True
-        return False
-
-    async def _client_name(self, address: str) -> tuple[str, str | None, str]:
-        """Postfix's client name: the PTR name if its forward lookup returns the address, else unknown."""
-        resolver = self.host.resolver
-        ptr = await resolver.aquery(self._reverse_name(address), "PTR")
-        if ptr.status is not Status.NOERROR or not ptr.values:
-            return "unknown", None, "tempfail" if ptr.status in (Status.SERVFAIL, Status.TIMEOUT) else "notfound"
-        name = str(ptr.values[0]).rstrip(".")
-        forward = await resolver.aquery(name, "AAAA" if ":" in address else "A")
-        if address in addresses_of(forward):
-            return name, name, "ok"
-        return "unknown", name, "notfound"
-
-    def _is_own(self, address: str) -> bool:
-        """Loopback or one of this host's addresses (remembered per client: ip_address() is slow)."""
-        own = self._own.get(address)
-        if own is None:
-            if len(self._own) >= _REVERSE_LIMIT:
-                self._own.clear()
-            own = self._own[address] = _is_own(address, self.host.addresses)
-        return own
-
-    def _reverse_name(self, address: str) -> str:
-        """The PTR query name of an address (dnspython's is slow and clients come back often)."""
-        name = self._reverse.get(address)
-        if name is None:
-            if len(self._reverse) >= _REVERSE_LIMIT:
-                self._reverse.clear()
-            name = self._reverse[address] = dns.reversename.from_address(address).to_text()
-        return name
+                      ctx.sasl_username, self.clients.rewrites(ctx), attributes)  # fmt: skip
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.host.sim.trace.emit(self.host.name, "smtpd", event, **fields)
@@ -450,17 +394,3 @@ def _knob(main: Any, name: str, parse: Any, expected: str) -> float:
         return float(parse(text)) if text else 0.0
     except ValueError:
         raise ConfigError("bad model knob", key=name, expected=expected, found=text) from None
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_own(address: str, own: tuple[str, ...]) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback or address in own
-    except ValueError:
-        return False
