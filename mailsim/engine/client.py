@@ -35,15 +35,18 @@ from mailsim.engine.plan import (
     Credentials,
     Outcome,
     RecipientResult,
+    SessionFailure,
     SessionPlan,
     SessionResult,
     StartTls,
     Transaction,
+    dsn_filter,
+    mail_parameters,
+    recipient_results,
 )
 from mailsim.engine.transcript import Recorder, SessionTranscript, TranscriptSink
 from mailsim.mail.reply import Reply
 
-_DSN_PARAMETERS = ("RET", "ENVID", "NOTIFY", "ORCPT")
 __all__ = [
     "ClientSession",
     "ClientTimeouts",
@@ -64,13 +67,9 @@ def to_reply(response: Any) -> Reply:
     try:
         return Reply.from_response(int(response.code), str(response.message))
     except ValueError:
-        raise _Failure(Outcome.LOST, "reply", detail=f"protocol error: {response.code} {response.message}") from None
-
-
-class _Failure(Exception):
-    def __init__(self, outcome: Outcome, stage: str, reply: Reply | None = None, detail: str = "") -> None:
-        super().__init__(detail or outcome.value)
-        self.outcome, self.stage, self.reply, self.detail = outcome, stage, reply, detail
+        raise SessionFailure(
+            Outcome.LOST, "reply", detail=f"protocol error: {response.code} {response.message}"
+        ) from None
 
 
 class _RecordingProtocol(SMTPProtocol):
@@ -173,7 +172,7 @@ class ClientSession:
             await self._secure()
             await self._login()
             reply = await self._send(self.plan.transaction)
-        except _Failure as failure:
+        except SessionFailure as failure:
             outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
         if self.smtp.is_connected and outcome in (Outcome.COMPLETED, Outcome.REJECTED, Outcome.TLS_FAILED):
             await self._quit()
@@ -181,13 +180,7 @@ class ClientSession:
         return self._result(outcome, stage, reply, detail, started)
 
     def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float) -> SessionResult:
-        # Only the transaction's own replies decide recipients; earlier refusals are for the caller to judge.
-        decided = reply is not None and stage in ("done", "mail", "data")
-        recipients = tuple(
-            result
-            or RecipientResult(address, reply if decided else None, decided and reply is not None and reply.code >= 500)
-            for address, result in zip(self.plan.transaction.recipients, self.results)
-        )
+        recipients = recipient_results(self.plan.transaction, self.results, reply, stage)
         lines = self.recorder.finish() if self.recorder is not None else ()
         peer = f"{self.plan.host}:{self.plan.port}"
         if self.transcripts is not None:
@@ -203,13 +196,13 @@ class ClientSession:
         try:
             response = await self.smtp.connect(timeout=self.plan.timeouts.helo)
         except aiosmtplib.SMTPTimeoutError as exc:
-            raise _Failure(Outcome.TIMEOUT, "greeting", detail=str(exc)) from None
+            raise SessionFailure(Outcome.TIMEOUT, "greeting", detail=str(exc)) from None
         except aiosmtplib.SMTPServerDisconnected as exc:
-            raise _Failure(Outcome.LOST, "greeting", detail=str(exc)) from None
+            raise SessionFailure(Outcome.LOST, "greeting", detail=str(exc)) from None
         except ConnectionRefusedError as exc:
-            raise _Failure(Outcome.REFUSED, "connect", detail=str(exc)) from None
+            raise SessionFailure(Outcome.REFUSED, "connect", detail=str(exc)) from None
         except (TimeoutError, OSError) as exc:
-            raise _Failure(Outcome.UNREACHABLE, "connect", detail=str(exc) or "connection timed out") from None
+            raise SessionFailure(Outcome.UNREACHABLE, "connect", detail=str(exc) or "connection timed out") from None
         try:  # a server that greets with 421 and hangs up at once may be gone already
             sockname = self.smtp.get_transport_info("sockname")
         except aiosmtplib.SMTPServerDisconnected:
@@ -217,20 +210,20 @@ class ClientSession:
         self.local = f"{sockname[0]}:{sockname[1]}" if sockname else ""
         reply = to_reply(response)
         if reply.code != 220:
-            raise _Failure(Outcome.REJECTED, "greeting", reply)
+            raise SessionFailure(Outcome.REJECTED, "greeting", reply)
 
     async def _command(self, stage: str, *args: bytes, timeout: float) -> Reply:
         try:
             response = await self.smtp.execute_command(*args, timeout=timeout)
         except aiosmtplib.SMTPTimeoutError as exc:
-            raise _Failure(Outcome.TIMEOUT, stage, detail=str(exc)) from None
+            raise SessionFailure(Outcome.TIMEOUT, stage, detail=str(exc)) from None
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            raise _Failure(Outcome.LOST, stage, detail=str(exc)) from None
+            raise SessionFailure(Outcome.LOST, stage, detail=str(exc)) from None
         except aiosmtplib.SMTPResponseException as exc:
-            raise _Failure(Outcome.LOST, stage, detail=f"protocol error: {exc.message}") from None
+            raise SessionFailure(Outcome.LOST, stage, detail=f"protocol error: {exc.message}") from None
         reply = to_reply(response)
         if reply.code == 421:  # the server is closing the connection (aiosmtplib has closed it too)
-            raise _Failure(Outcome.REJECTED, stage, reply)
+            raise SessionFailure(Outcome.REJECTED, stage, reply)
         return reply
 
     async def _greet(self) -> None:
@@ -243,10 +236,10 @@ class ClientSession:
             self.esmtp = True
             return
         if reply.code < 500:
-            raise _Failure(Outcome.REJECTED, "ehlo", reply)
+            raise SessionFailure(Outcome.REJECTED, "ehlo", reply)
         reply = await self._command("helo", b"HELO", name, timeout=self.plan.timeouts.helo)
         if reply.code != 250:
-            raise _Failure(Outcome.REJECTED, "helo", reply)
+            raise SessionFailure(Outcome.REJECTED, "helo", reply)
         self.smtp.last_helo_response = aiosmtplib.SMTPResponse(250, reply.text)
         self.extensions, self.auth_methods, self.esmtp = {}, [], False
 
@@ -258,7 +251,9 @@ class ClientSession:
         required = plan.starttls is StartTls.ENCRYPT
         if "starttls" not in self.extensions:
             if required:
-                raise _Failure(Outcome.TLS_FAILED, "starttls", detail="TLS is required, but was not offered by host")
+                raise SessionFailure(
+                    Outcome.TLS_FAILED, "starttls", detail="TLS is required, but was not offered by host"
+                )
             return
         try:
             await self.smtp.starttls(
@@ -267,17 +262,17 @@ class ClientSession:
                 timeout=plan.timeouts.starttls,
             )
         except aiosmtplib.SMTPTimeoutError as exc:
-            raise _Failure(Outcome.TIMEOUT, "starttls", detail=str(exc)) from None
+            raise SessionFailure(Outcome.TIMEOUT, "starttls", detail=str(exc)) from None
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            raise _Failure(Outcome.LOST, "starttls", detail=str(exc)) from None
+            raise SessionFailure(Outcome.LOST, "starttls", detail=str(exc)) from None
         except aiosmtplib.SMTPResponseException as exc:
             reply = to_reply(exc)
             if required or reply.code == 421:
                 outcome = Outcome.REJECTED if reply.code == 421 else Outcome.TLS_FAILED
-                raise _Failure(outcome, "starttls", reply) from None
+                raise SessionFailure(outcome, "starttls", reply) from None
             return
         except (ssl.SSLError, OSError) as exc:
-            raise _Failure(Outcome.TLS_FAILED, "starttls", detail=str(exc)) from None
+            raise SessionFailure(Outcome.TLS_FAILED, "starttls", detail=str(exc)) from None
         cipher = self.smtp.get_transport_info("cipher")
         self.tls = TlsInfo(str(cipher[1]), str(cipher[0]), int(cipher[2])) if cipher else None
         await self._greet()
@@ -302,20 +297,22 @@ class ClientSession:
             if reply.code == 334:
                 reply = await self._command("auth", b64encode(secret), timeout=timeout)
         if reply.code != 235:
-            raise _Failure(Outcome.REJECTED, "auth", reply)
+            raise SessionFailure(Outcome.REJECTED, "auth", reply)
         self.authenticated = True
 
     async def _send(self, tx: Transaction) -> Reply:
         """MAIL, one RCPT per recipient, DATA; the DATA reply decides every accepted recipient."""
         timeouts = self.plan.timeouts
         sender = b"FROM:<" + tx.mail_from.encode() + b">"
-        reply = await self._command("mail", b"MAIL", sender, *self._mail_params(tx), timeout=timeouts.mail)
+        reply = await self._command(
+            "mail", b"MAIL", sender, *_encoded(mail_parameters(tx, self.extensions)), timeout=timeouts.mail
+        )
         if reply.code // 100 != 2:
-            raise _Failure(Outcome.REJECTED, "mail", reply)
+            raise SessionFailure(Outcome.REJECTED, "mail", reply)
         accepted: list[int] = []
         for index, address in enumerate(tx.recipients):
             options = tx.rcpt_options[index] if index < len(tx.rcpt_options) else ()
-            params = self._dsn_filter(options)
+            params = _encoded(dsn_filter(options, self.extensions))
             reply = await self._command(
                 "rcpt", b"RCPT", b"TO:<" + address.encode() + b">", *params, timeout=timeouts.rcpt
             )
@@ -324,7 +321,7 @@ class ClientSession:
             else:
                 self.results[index] = RecipientResult(address, reply, reply.code >= 500)
         if not accepted:
-            raise _Failure(Outcome.REJECTED, "rcpt", reply)
+            raise SessionFailure(Outcome.REJECTED, "rcpt", reply)
         reply = await self._command("data", b"DATA", timeout=timeouts.data_init)
         sent = reply.code == 354
         if sent:
@@ -332,29 +329,15 @@ class ClientSession:
         for index in accepted:
             self.results[index] = RecipientResult(tx.recipients[index], reply, reply.code // 100 != 4)
         if not sent:
-            raise _Failure(Outcome.REJECTED, "data", reply)
+            raise SessionFailure(Outcome.REJECTED, "data", reply)
         return reply
-
-    def _dsn_filter(self, options: Sequence[str]) -> list[bytes]:
-        """DSN parameters go only to a server that offers DSN (Postfix drops them otherwise)."""
-        dsn = "dsn" in self.extensions
-        return [o.encode() for o in options if dsn or o.partition("=")[0].upper() not in _DSN_PARAMETERS]
-
-    def _mail_params(self, tx: Transaction) -> list[bytes]:
-        params = self._dsn_filter(tx.mail_options)
-        names = {p.partition(b"=")[0].upper() for p in params}
-        if "size" in self.extensions and b"SIZE" not in names:
-            params.append(b"SIZE=%d" % len(tx.content))
-        if "8bitmime" in self.extensions and b"BODY" not in names and not tx.content.isascii():
-            params.append(b"BODY=8BITMIME")
-        return params
 
     async def _content(self, content: bytes) -> Reply:
         """The message, dot-stuffed, then the final reply (smtp_data_xfer_timeout, smtp_data_done_timeout)."""
         data = re.sub(rb"(?m)^\.", b"..", normalize_message_line_endings(content)) + b".\r\n"
         protocol = self.smtp.protocol
         if protocol is None:
-            raise _Failure(Outcome.LOST, "content", detail="connection lost")
+            raise SessionFailure(Outcome.LOST, "content", detail="connection lost")
         # Listen before writing: aiosmtplib drops a reply that arrives while nobody is reading.
         reading = asyncio.ensure_future(protocol.read_response(timeout=None))
         try:
@@ -362,11 +345,11 @@ class ClientSession:
             await asyncio.wait_for(protocol._drain_helper(), self.plan.timeouts.data_xfer)
             response = await asyncio.wait_for(reading, self.plan.timeouts.data_done)
         except (aiosmtplib.SMTPTimeoutError, TimeoutError) as exc:
-            raise _Failure(Outcome.TIMEOUT, "content", detail=str(exc) or "timeout") from None
+            raise SessionFailure(Outcome.TIMEOUT, "content", detail=str(exc) or "timeout") from None
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            raise _Failure(Outcome.LOST, "content", detail=str(exc)) from None
+            raise SessionFailure(Outcome.LOST, "content", detail=str(exc)) from None
         except aiosmtplib.SMTPResponseException as exc:
-            raise _Failure(Outcome.LOST, "content", detail=f"protocol error: {exc.message}") from None
+            raise SessionFailure(Outcome.LOST, "content", detail=f"protocol error: {exc.message}") from None
         finally:
             if not reading.done():
                 reading.cancel()
@@ -375,5 +358,9 @@ class ClientSession:
     async def _quit(self) -> None:
         try:
             await self._command("quit", b"QUIT", timeout=self.plan.timeouts.quit)
-        except _Failure:
+        except SessionFailure:
             pass
+
+
+def _encoded(words: Sequence[str]) -> list[bytes]:
+    return [word.encode() for word in words]

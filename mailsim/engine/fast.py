@@ -38,27 +38,32 @@ import math
 import re
 import ssl
 from base64 import b64encode
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
+from mailsim.engine.bridge import LoopHops, resumed
 from mailsim.engine.fast_net import TLS_CLOSE_NOTIFY, TLS_OVERHEAD, TLS_RECORD, Pipe, cached_flights
 from mailsim.engine.fast_server import FastServer as _Server
 from mailsim.engine.hooks import SmtpSession, TlsInfo
-from mailsim.engine.plan import Outcome, RecipientResult, SessionPlan, SessionResult, StartTls, Transaction
+from mailsim.engine.plan import (
+    Outcome,
+    RecipientResult,
+    SessionFailure,
+    SessionPlan,
+    SessionResult,
+    StartTls,
+    Transaction,
+    dsn_filter,
+    mail_parameters,
+    recipient_results,
+)
 from mailsim.engine.transcript import TranscriptSink
 from mailsim.mail.reply import Reply
 
 HooksAt = Callable[[str, int], "tuple[Any, ...] | None"]
 """``(hooks, settings)`` or ``(hooks, settings, factory)`` of what listens on ``(ip, port)``; None: nothing SMTP."""
-_DSN_PARAMETERS = ("RET", "ENVID", "NOTIFY", "ORCPT")
 _LINE_ENDINGS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
-
-
-class _Failure(Exception):
-    def __init__(self, outcome: Outcome, stage: str, reply: Reply | None = None, detail: str = "") -> None:
-        super().__init__(detail or outcome.value)
-        self.outcome, self.stage, self.reply, self.detail = outcome, stage, reply, detail
 
 
 async def fast_deliver(
@@ -118,7 +123,7 @@ class FastSession:
             await self._secure()
             await self._login()
             reply = await self._send(self.plan.transaction)
-        except _Failure as failure:
+        except SessionFailure as failure:
             outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
         server = self.server
         ending = outcome in (Outcome.COMPLETED, Outcome.REJECTED, Outcome.TLS_FAILED)
@@ -135,12 +140,7 @@ class FastSession:
         return self.up.send(TLS_CLOSE_NOTIFY if self.overhead else 0, self.now())
 
     def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float) -> SessionResult:
-        decided = reply is not None and stage in ("done", "mail", "data")
-        recipients = tuple(
-            result
-            or RecipientResult(address, reply if decided else None, decided and reply is not None and reply.code >= 500)
-            for address, result in zip(self.plan.transaction.recipients, self.results)
-        )
+        recipients = recipient_results(self.plan.transaction, self.results, reply, stage)
         peer = f"{self.plan.host}:{self.plan.port}"
         return SessionResult(
             outcome, stage, reply, recipients, peer, self.esmtp, self.tls, self.authenticated, detail,
@@ -174,13 +174,15 @@ class FastSession:
             if listener is None or found is None:
                 self.net.sim.emit(self.src_host, "net", "refused", local=self._source_ip(), peer=plan.host,
                                   peer_port=plan.port)  # fmt: skip
-                raise _Failure(Outcome.REFUSED, "connect", detail=f"Connect call failed {(plan.host, plan.port)!r}")
+                raise SessionFailure(
+                    Outcome.REFUSED, "connect", detail=f"Connect call failed {(plan.host, plan.port)!r}"
+                )
             await self._established(route, found)
             return
         await self.until(giveup)
         if plan.timeouts.connect >= net.syn_giveup:  # else the client gave up first and the SYNs just stop
             net.sim.emit(self.src_host, "net", "timeout", local=self._source_ip(), peer=plan.host, peer_port=plan.port)
-        raise _Failure(Outcome.UNREACHABLE, "connect", detail="connection timed out")
+        raise SessionFailure(Outcome.UNREACHABLE, "connect", detail="connection timed out")
 
     async def _established(self, route: Any, found: tuple[Any, ...]) -> None:
         net, plan = self.net, self.plan
@@ -206,7 +208,7 @@ class FastSession:
         net.sim.emit(self.server_host, "net", "accept", **self._server_ends())
         greeting = await self._reply("greeting", self.server.greet(), self.plan.timeouts.helo, sent=now)
         if greeting.code != 220:
-            raise _Failure(Outcome.REJECTED, "greeting", greeting)
+            raise SessionFailure(Outcome.REJECTED, "greeting", greeting)
 
     # -- the net records of the wire run (connect, accept, close), for the views built on them ----------------
 
@@ -258,7 +260,7 @@ class FastSession:
 
     def _check_route(self, when: float, stage: str) -> None:
         if self.route is not None and self.route.breaks_at <= when:
-            raise _Failure(Outcome.LOST, stage, detail="Connection reset: network path went down")
+            raise SessionFailure(Outcome.LOST, stage, detail="Connection reset: network path went down")
 
     async def _reply(self, stage: str, action: Coroutine[Any, Any, str], timeout: float, *, sent: float) -> Reply:
         """Run the server's side (already at the server), then carry its reply back; the client waits ``timeout``."""
@@ -267,7 +269,7 @@ class FastSession:
         try:
             text = await self._serve(action, deadline - self.now())
         except TimeoutError:
-            raise _Failure(Outcome.TIMEOUT, stage, detail="Timed out waiting for server response") from None
+            raise SessionFailure(Outcome.TIMEOUT, stage, detail="Timed out waiting for server response") from None
         arrival = self.down.send(self.wire_size(len(text.encode("utf-8", "surrogateescape")) + 2), self.now())
         if self.server.hangup and not self.server.closed:  # 221 or 421: the server hangs up after the reply
             if self.overhead:  # the client answers the reply with its close_notify; the server's end waits for it
@@ -280,11 +282,11 @@ class FastSession:
         self._check_route(arrival, stage)
         if arrival > deadline:
             await self.until(deadline)
-            raise _Failure(Outcome.TIMEOUT, stage, detail="Timed out waiting for server response")
+            raise SessionFailure(Outcome.TIMEOUT, stage, detail="Timed out waiting for server response")
         await self.until(arrival)
         reply = Reply.from_response(int(text[:3]), _message(text))
         if reply.code == 421:
-            raise _Failure(Outcome.REJECTED, stage, reply)
+            raise SessionFailure(Outcome.REJECTED, stage, reply)
         return reply
 
     async def _serve(self, action: Coroutine[Any, Any, str], remaining: float) -> str:
@@ -303,17 +305,17 @@ class FastSession:
                 await self._hop(action)
                 pending = action.send(None)
         except StopIteration as done:
-            await _Hops(3, self._idle)
+            await LoopHops(3, self._idle)
             return str(done.value)
-        task = self.loop.create_task(_resumed(action, pending))
+        task = self.loop.create_task(resumed(action, pending))
         return await asyncio.wait_for(asyncio.shield(task), remaining)
 
     async def _hop(self, action: Coroutine[Any, Any, str]) -> None:
         """One loop iteration before the server acts; a client cancelled meanwhile leaves the server to it."""
         try:
-            await _Hops(1, self._idle)
+            await LoopHops(1, self._idle)
         except asyncio.CancelledError:
-            self.loop.create_task(_resumed(action, None))  # the command has arrived: the server still acts
+            self.loop.create_task(resumed(action, None))  # the command has arrived: the server still acts
             raise
         except GeneratorExit:  # the client is collected after the run: so is the server's side
             action.close()
@@ -324,7 +326,7 @@ class FastSession:
         """Write one command line (or ``size`` bytes), let the server act when it arrives, read the reply."""
         assert self.up is not None and self.server is not None
         if self.server.closed or self.server.hangup:
-            raise _Failure(Outcome.LOST, stage, detail="Connection lost")
+            raise SessionFailure(Outcome.LOST, stage, detail="Connection lost")
         sent = self.now()
         nbytes = size if size is not None else len(line.encode("utf-8", "surrogateescape")) + 2
         arrival = self.up.send(self.wire_size(nbytes), sent)
@@ -343,10 +345,10 @@ class FastSession:
             self.esmtp = True
             return
         if reply.code < 500:
-            raise _Failure(Outcome.REJECTED, "ehlo", reply)
+            raise SessionFailure(Outcome.REJECTED, "ehlo", reply)
         reply = await self.command("helo", f"HELO {name}", lambda: server.hello(name, False), timeout)
         if reply.code != 250:
-            raise _Failure(Outcome.REJECTED, "helo", reply)
+            raise SessionFailure(Outcome.REJECTED, "helo", reply)
         self.extensions, self.auth_methods, self.esmtp = {}, [], False
 
     async def _secure(self) -> None:
@@ -357,12 +359,14 @@ class FastSession:
         required = plan.starttls is StartTls.ENCRYPT
         if "starttls" not in self.extensions:
             if required:
-                raise _Failure(Outcome.TLS_FAILED, "starttls", detail="TLS is required, but was not offered by host")
+                raise SessionFailure(
+                    Outcome.TLS_FAILED, "starttls", detail="TLS is required, but was not offered by host"
+                )
             return
         reply = await self.command("starttls", "STARTTLS", server.starttls, plan.timeouts.starttls)
         if reply.code != 220:
             if required:
-                raise _Failure(Outcome.TLS_FAILED, "starttls", reply)
+                raise SessionFailure(Outcome.TLS_FAILED, "starttls", reply)
             return
         await self._handshake()
         await self._greet()
@@ -376,7 +380,7 @@ class FastSession:
         try:
             hello, flight, finished, tickets, info = cached_flights(plan.tls_context, server.settings.tls_context, name)
         except (ssl.SSLError, OSError) as exc:
-            raise _Failure(Outcome.TLS_FAILED, "starttls", detail=str(exc)) from None
+            raise SessionFailure(Outcome.TLS_FAILED, "starttls", detail=str(exc)) from None
         sent = self.now()
         deadline = sent + plan.timeouts.starttls
         await self.until(self.up.send(hello, sent))
@@ -384,7 +388,7 @@ class FastSession:
         self._check_route(arrival, "starttls")
         if arrival > deadline:
             await self.until(deadline)
-            raise _Failure(Outcome.TIMEOUT, "starttls", detail="Timed out during TLS handshake")
+            raise SessionFailure(Outcome.TIMEOUT, "starttls", detail="Timed out during TLS handshake")
         await self.until(arrival)
         done = self.up.send(finished, self.now())
         if tickets:
@@ -415,29 +419,29 @@ class FastSession:
                 line = b64encode(secret.encode()).decode()
                 reply = await self.command("auth", line, lambda: server.auth("LOGIN", user, secret), timeout)
         if reply.code != 235:
-            raise _Failure(Outcome.REJECTED, "auth", reply)
+            raise SessionFailure(Outcome.REJECTED, "auth", reply)
         self.authenticated = True
 
     async def _send(self, tx: Transaction) -> Reply:
         """MAIL, one RCPT per recipient, DATA; the DATA reply decides every accepted recipient."""
         server, timeouts = self.server, self.plan.timeouts
         assert server is not None
-        params = self._mail_params(tx)
+        params = mail_parameters(tx, self.extensions)
         line = " ".join(["MAIL", f"FROM:<{tx.mail_from}>", *params])
         reply = await self.command("mail", line, lambda: server.mail(line[5:]), timeouts.mail)
         if reply.code // 100 != 2:
-            raise _Failure(Outcome.REJECTED, "mail", reply)
+            raise SessionFailure(Outcome.REJECTED, "mail", reply)
         accepted: list[int] = []
         for index, address in enumerate(tx.recipients):
             options = tx.rcpt_options[index] if index < len(tx.rcpt_options) else ()
-            rcpt = " ".join(["RCPT", f"TO:<{address}>", *self._dsn_filter(options)])
+            rcpt = " ".join(["RCPT", f"TO:<{address}>", *dsn_filter(options, self.extensions)])
             reply = await self.command("rcpt", rcpt, partial(server.rcpt, rcpt[5:]), timeouts.rcpt)
             if reply.code // 100 == 2:
                 accepted.append(index)
             else:
                 self.results[index] = RecipientResult(address, reply, reply.code >= 500)
         if not accepted:
-            raise _Failure(Outcome.REJECTED, "rcpt", reply)
+            raise SessionFailure(Outcome.REJECTED, "rcpt", reply)
         reply = await self.command("data", "DATA", server.data_command, timeouts.data_init)
         sent = reply.code == 354
         if sent:
@@ -449,78 +453,16 @@ class FastSession:
         for index in accepted:
             self.results[index] = RecipientResult(tx.recipients[index], reply, reply.code // 100 != 4)
         if not sent:
-            raise _Failure(Outcome.REJECTED, "data", reply)
+            raise SessionFailure(Outcome.REJECTED, "data", reply)
         return reply
-
-    def _dsn_filter(self, options: tuple[str, ...]) -> list[str]:
-        dsn = "dsn" in self.extensions
-        return [o for o in options if dsn or o.partition("=")[0].upper() not in _DSN_PARAMETERS]
-
-    def _mail_params(self, tx: Transaction) -> list[str]:
-        params = self._dsn_filter(tx.mail_options)
-        names = {p.partition("=")[0].upper() for p in params}
-        if "size" in self.extensions and "SIZE" not in names:
-            params.append(f"SIZE={len(tx.content)}")
-        if "8bitmime" in self.extensions and "BODY" not in names and not tx.content.isascii():
-            params.append("BODY=8BITMIME")
-        return params
 
     async def _quit(self) -> None:
         server = self.server
         assert server is not None
         try:
             await self.command("quit", "QUIT", server.quit, self.plan.timeouts.quit)
-        except _Failure:
+        except SessionFailure:
             pass
-
-
-async def _resumed(coroutine: Coroutine[Any, Any, str], pending: Any) -> str:
-    """Go on with ``coroutine``, whose first step already ran and is waiting for ``pending``."""
-    return await _Resume(coroutine, pending)
-
-
-class _Hops:
-    """``await _Hops(n, idle)``: give the loop ``n`` iterations (what ``n`` chained future callbacks take).
-
-    An iteration in which nothing but the caller would run (``idle()``: SimLoop's ``idle_now``) is skipped:
-    it could change no order, and skipping it saves a loop iteration per reply.
-    """
-
-    __slots__ = ("n", "idle")
-
-    def __init__(self, n: int, idle: Callable[[], bool] | None) -> None:
-        self.n, self.idle = n, idle
-
-    def __await__(self) -> Generator[None, None, None]:
-        idle = self.idle
-        for _ in range(self.n):
-            if idle is None or not idle():
-                yield
-
-
-class _Resume:
-    """``await`` on a coroutine that already yielded ``pending``: the rest of ``yield from`` by hand."""
-
-    __slots__ = ("coroutine", "pending")
-
-    def __init__(self, coroutine: Coroutine[Any, Any, str], pending: Any) -> None:
-        self.coroutine, self.pending = coroutine, pending
-
-    def __await__(self) -> Generator[Any, Any, str]:
-        coroutine, value = self.coroutine, self.pending
-        while True:
-            try:
-                try:
-                    sent = yield value
-                except GeneratorExit:  # the task is collected unfinished (the run ended): so is the coroutine
-                    coroutine.close()
-                    raise
-                except BaseException as exc:  # thrown in by the task (cancellation): pass it on
-                    value = coroutine.throw(exc)
-                else:
-                    value = coroutine.send(sent)
-            except StopIteration as done:
-                return str(done.value)
 
 
 def _crlf(content: bytes) -> bytes:

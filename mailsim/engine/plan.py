@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import ssl
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mailsim.engine.hooks import TlsInfo
@@ -125,3 +126,45 @@ class SessionResult:
     started: float = 0.0
     ended: float = 0.0
     transcript: tuple[TranscriptLine, ...] = ()
+
+
+# -- the client's rules both fidelities follow ------------------------------------------------------------------
+
+DSN_PARAMETERS = ("RET", "ENVID", "NOTIFY", "ORCPT")
+
+
+class SessionFailure(Exception):
+    """Ends a client session early: the outcome, the stage it was in, and the reply or detail that ended it."""
+
+    def __init__(self, outcome: Outcome, stage: str, reply: Reply | None = None, detail: str = "") -> None:
+        super().__init__(detail or outcome.value)
+        self.outcome, self.stage, self.reply, self.detail = outcome, stage, reply, detail
+
+
+def dsn_filter(options: Sequence[str], extensions: Mapping[str, str]) -> list[str]:
+    """DSN parameters go only to a server that offers DSN (Postfix drops them otherwise)."""
+    dsn = "dsn" in extensions
+    return [o for o in options if dsn or o.partition("=")[0].upper() not in DSN_PARAMETERS]
+
+
+def mail_parameters(tx: Transaction, extensions: Mapping[str, str]) -> list[str]:
+    """MAIL FROM's parameters: the transaction's (DSN ones only where offered), SIZE and BODY=8BITMIME added."""
+    params = dsn_filter(tx.mail_options, extensions)
+    names = {p.partition("=")[0].upper() for p in params}
+    if "size" in extensions and "SIZE" not in names:
+        params.append(f"SIZE={len(tx.content)}")
+    if "8bitmime" in extensions and "BODY" not in names and not tx.content.isascii():
+        params.append("BODY=8BITMIME")
+    return params
+
+
+def recipient_results(
+    tx: Transaction, results: Sequence[RecipientResult | None], reply: Reply | None, stage: str
+) -> tuple[RecipientResult, ...]:
+    """Every recipient's verdict; only the transaction's own replies decide the undecided ones (else the caller)."""
+    decided = reply is not None and stage in ("done", "mail", "data")
+    return tuple(
+        result
+        or RecipientResult(address, reply if decided else None, decided and reply is not None and reply.code >= 500)
+        for address, result in zip(tx.recipients, results)
+    )
