@@ -56,7 +56,7 @@ Postfix parameters read: none here (the process limits come from master.cf throu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,15 +209,9 @@ class ChargedAgent:
 def install(host: Any, spec: HardwareSpec) -> None:
     """Give the host its machine, and put every delivery agent it looks up behind :class:`ChargedAgent`."""
     host.hardware = Hardware(host, spec)
-    lookup: Callable[[str], Any] = host.agent
-    wrapped: dict[str, ChargedAgent] = {}
 
-    def agent(transport: str) -> Any:
-        found = wrapped.get(transport)
-        if found is None:
-            service = host.config.master.service(transport, "unix")
-            command = service.command if service is not None else "error"
-            found = wrapped[transport] = ChargedAgent(host, transport, lookup(transport), command)
-        return found
+    def wrap(transport: str, inner: Any) -> ChargedAgent:
+        service = host.config.master.service(transport, "unix")
+        return ChargedAgent(host, transport, inner, service.command if service is not None else "error")
 
-    host.agent = agent
+    host.wrap_agents(wrap)

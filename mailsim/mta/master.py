@@ -14,7 +14,7 @@ the services it starts (each module lists its own).
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,7 @@ class MailHost:
         self.main: MainCf = self.config.main
         self._tables: dict[str, Table] = {}
         self._agents: dict[str, Any] = {}
+        self._agent_wrappers: list[Callable[[str, Any], Any]] = []  # resource models around the agents
         self.passwd = _accounts(self, parts.users)
         self.sasl = {u.address: u.password for u in parts.users if u.password}
         self.local_names = frozenset({self.main.get("myhostname").lower(), self.name.lower()})
@@ -180,8 +181,15 @@ class MailHost:
         found = self._agents.get(transport)
         if found is None:
             found = self._build_agent(transport)
+            for wrap in self._agent_wrappers:
+                found = wrap(transport, found)
             self._agents[transport] = found
         return found
+
+    def wrap_agents(self, wrap: Callable[[str, Any], Any]) -> None:
+        """Put every delivery agent behind ``wrap(transport, agent)`` from now on (resource models), outermost last."""
+        self._agent_wrappers.append(wrap)
+        self._agents = {transport: wrap(transport, found) for transport, found in self._agents.items()}
 
     def _build_agent(self, transport: str) -> Any:
         service = self.config.master.service(transport, "unix")

@@ -26,7 +26,7 @@ with those same knobs on their own hosts (SCHEDULER_README's experiment: tests/v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 import simpy
@@ -71,18 +71,12 @@ class TimedAgent:
 
 def install(host: Any, service_times: dict[str, Distribution]) -> None:
     """Put the host's agents of these transports behind :class:`TimedAgent` (as qmgr looks them up)."""
-    lookup: Callable[[str], Any] = host.agent
-    wrapped: dict[str, TimedAgent] = {}
 
-    def agent(transport: str) -> Any:
-        if transport not in service_times:
-            return lookup(transport)
-        found = wrapped.get(transport)
-        if found is None:
-            found = wrapped[transport] = TimedAgent(host, transport, lookup(transport), service_times[transport])
-        return found
+    def wrap(transport: str, inner: Any) -> Any:
+        service = service_times.get(transport)
+        return inner if service is None else TimedAgent(host, transport, inner, service)
 
-    host.agent = agent
+    host.wrap_agents(wrap)
 
 
 def build_resources(world: World) -> None:
