@@ -3,7 +3,8 @@
 Why: capacity runs need the decisions (the same :class:`~mailsim.engine.hooks.SmtpHooks` as in ``wire``) and
 the timing, not the bytes. :func:`fast_deliver` plays both ends of :func:`mailsim.engine.client.deliver`
 against a listener's :class:`~mailsim.engine.server.SmtpServerFactory` (its ``hooks`` and ``settings``) and
-returns the same :class:`SessionResult`.
+returns the same :class:`SessionResult`. The connection under it (handshake, pipes, ``net`` records) is
+:class:`~mailsim.engine.fast_connection.FastConnection`; the server's end is :mod:`mailsim.engine.fast_server`.
 
 Timing model (the wire model of :mod:`mailsim.net.network`, replayed): the handshake as
 :mod:`mailsim.net.handshake` does it (SYN at ``t0 + 2**k - 1``, RST or SYN-ACK one ``d(0)`` back, the
@@ -33,9 +34,6 @@ Postfix parameters read: none (the client's timeouts come in the plan, the serve
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import math
-import re
 import ssl
 from base64 import b64encode
 from collections.abc import Callable, Coroutine
@@ -43,9 +41,9 @@ from functools import partial
 from typing import Any
 
 from mailsim.engine.bridge import LoopHops, resumed
-from mailsim.engine.fast_net import TLS_CLOSE_NOTIFY, TLS_OVERHEAD, TLS_RECORD, Pipe, cached_flights
-from mailsim.engine.fast_server import FastServer as _Server
-from mailsim.engine.hooks import SmtpSession, TlsInfo
+from mailsim.engine.fast_connection import FastConnection, HooksAt
+from mailsim.engine.fast_net import TLS_CLOSE_NOTIFY, cached_flights
+from mailsim.engine.hooks import TlsInfo
 from mailsim.engine.plan import (
     Outcome,
     RecipientResult,
@@ -61,9 +59,7 @@ from mailsim.engine.plan import (
 from mailsim.engine.transcript import TranscriptSink
 from mailsim.mail.reply import Reply
 
-HooksAt = Callable[[str, int], "tuple[Any, ...] | None"]
-"""``(hooks, settings)`` or ``(hooks, settings, factory)`` of what listens on ``(ip, port)``; None: nothing SMTP."""
-_LINE_ENDINGS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
+REPLY_CACHE = 256  # distinct reply texts remembered per server ("queued as ID" texts never repeat)
 
 
 async def fast_deliver(
@@ -79,46 +75,27 @@ async def fast_deliver(
     return await FastSession(plan, network, hooks_at, host, service).run()
 
 
-class FastSession:
+class FastSession(FastConnection):
     """Both ends of one SMTP session in virtual time; :func:`fast_deliver` is the entry point."""
 
     def __init__(self, plan: SessionPlan, network: Any, hooks_at: HooksAt, host: str, service: str) -> None:
-        if plan.starttls is not StartTls.NONE and plan.tls_context is None:
-            raise ValueError("SessionPlan.starttls needs a prebuilt tls_context (see mailsim.engine.tls)")
-        self.plan, self.net, self.hooks_at, self.service = plan, network, hooks_at, service
-        self.loop = asyncio.get_running_loop()
-        topo = network.topology
-        self.src_host = topo.host_of_address(plan.source_address) if plan.source_address else host
+        super().__init__(plan, network, hooks_at, host, service)
         self.results: list[RecipientResult | None] = [None] * len(plan.transaction.recipients)
         self.extensions: dict[str, str] = {}
         self.auth_methods: list[str] = []
         self.esmtp = False
         self.tls: TlsInfo | None = None
         self.authenticated = False
-        self.server: _Server | None = None
-        self.up: Pipe | None = None
-        self.down: Pipe | None = None
-        self.route: Any = None
-        self.overhead = False
-        self.t0 = 0.0
-        self.ends: dict[str, Any] = {}
-        self.client_closed = False
-        self._sleep = getattr(self.loop, "sleep_future", None)  # SimLoop's: asyncio.sleep without a TimerHandle
-        self._idle: Callable[[], bool] | None = getattr(self.loop, "idle_now", None)
-
-    def now(self) -> float:
-        return self.loop.time()
-
-    async def until(self, when: float) -> None:
-        delay = when - self.loop.time()
-        if delay > 0:
-            await (self._sleep(delay) if self._sleep is not None else asyncio.sleep(delay))
 
     async def run(self) -> SessionResult:
         started = self.now()
         outcome, stage, reply, detail = Outcome.COMPLETED, "done", None, ""
         try:
-            await self._open()
+            established = await self._open()
+            assert self.server is not None
+            greeting = await self._reply("greeting", self.server.greet(), self.plan.timeouts.helo, sent=established)
+            if greeting.code != 220:
+                raise SessionFailure(Outcome.REJECTED, "greeting", greeting)
             await self._greet()
             await self._secure()
             await self._login()
@@ -134,11 +111,6 @@ class FastSession:
             self._server_gone(self._fin_arrival())
         return self._result(outcome, stage, reply, detail, started)
 
-    def _fin_arrival(self) -> float:
-        """When the server learns the client is gone: the FIN (or close_notify under TLS) behind the data."""
-        assert self.up is not None
-        return self.up.send(TLS_CLOSE_NOTIFY if self.overhead else 0, self.now())
-
     def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float) -> SessionResult:
         recipients = recipient_results(self.plan.transaction, self.results, reply, stage)
         peer = f"{self.plan.host}:{self.plan.port}"
@@ -147,120 +119,7 @@ class FastSession:
             started, self.now(), (),
         )  # fmt: skip
 
-    # -- connecting ------------------------------------------------------------------------------------------
-
-    async def _open(self) -> None:
-        """The handshake of :mod:`mailsim.net.handshake`, then the greeting."""
-        net, plan = self.net, self.plan
-        t0 = self.t0 = self.now()
-        giveup = t0 + min(plan.timeouts.connect, net.syn_giveup)
-        dst_host = net.topology.host_of_address(plan.host)
-        for k in range(net.syn_retries + 1):
-            at = t0 + 2.0**k - 1.0
-            if at >= giveup:
-                break
-            await self.until(at)
-            route = None if dst_host is None else net.topology.route(self.src_host, dst_host, at)
-            if route is None:
-                continue
-            arrived = at + net.delay(route, 0)
-            back = arrived + net.delay(route, 0)
-            if route.breaks_at <= arrived or route.breaks_at <= back or back > giveup:
-                continue
-            await self.until(arrived)
-            listener = net.listener_at(plan.host, plan.port)
-            found = None if listener is None else self.hooks_at(plan.host, plan.port)
-            await self.until(back)
-            if listener is None or found is None:
-                self.net.sim.emit(self.src_host, "net", "refused", local=self._source_ip(), peer=plan.host,
-                                  peer_port=plan.port)  # fmt: skip
-                raise SessionFailure(
-                    Outcome.REFUSED, "connect", detail=f"Connect call failed {(plan.host, plan.port)!r}"
-                )
-            await self._established(route, found)
-            return
-        await self.until(giveup)
-        if plan.timeouts.connect >= net.syn_giveup:  # else the client gave up first and the SYNs just stop
-            net.sim.emit(self.src_host, "net", "timeout", local=self._source_ip(), peer=plan.host, peer_port=plan.port)
-        raise SessionFailure(Outcome.UNREACHABLE, "connect", detail="connection timed out")
-
-    async def _established(self, route: Any, found: tuple[Any, ...]) -> None:
-        net, plan = self.net, self.plan
-        now = self.now()
-        self.route = route
-        rng = getattr(net, "_rng", None)  # noqa: SLF001 - loss_model="random": the same stream as the wire
-        self.up, self.down = Pipe(route, now, net.segment, rng), Pipe(route, now, net.segment, rng)
-        accept = now + net.delay(route, 0)
-        self.up.last = accept
-        sport = net._ephemeral(self.src_host)  # noqa: SLF001 - the same client port the wire run takes
-        local_ip = plan.source_address or self._source_ip()
-        net._connections += 1  # noqa: SLF001 - one connection numbering for both fidelities
-        self.ends = {"conn": net._connections, "local": local_ip, "local_port": sport, "peer": plan.host,
-                     "peer_port": plan.port}  # fmt: skip
-        net.sim.emit(self.src_host, "net", "connect", **self.ends, handshake=now - self.t0)
-        hooks, settings = found[0], found[1]
-        factory = found[2] if len(found) > 2 else None
-        await self.until(accept)  # the server's end exists from the final ACK on (its session id is taken then)
-        session_id = factory.new_session_id() if factory is not None else ""
-        view = SmtpSession(session_id, getattr(factory, "service", self.service), settings.hostname,
-                           local_ip, sport, plan.host, plan.port)  # fmt: skip
-        self.server = _Server(hooks, settings, view, factory)
-        net.sim.emit(self.server_host, "net", "accept", **self._server_ends())
-        greeting = await self._reply("greeting", self.server.greet(), self.plan.timeouts.helo, sent=now)
-        if greeting.code != 220:
-            raise SessionFailure(Outcome.REJECTED, "greeting", greeting)
-
-    # -- the net records of the wire run (connect, accept, close), for the views built on them ----------------
-
-    @property
-    def server_host(self) -> str:
-        return str(self.net.topology.host_of_address(self.plan.host))
-
-    def _server_ends(self) -> dict[str, Any]:
-        ends = self.ends
-        return {"conn": ends["conn"], "local": ends["peer"], "local_port": ends["peer_port"], "peer": ends["local"],
-                "peer_port": ends["local_port"]}  # fmt: skip
-
-    def _client_gone(self, at: float) -> None:
-        if not self.client_closed:
-            self.client_closed = True
-            self._at(at, lambda: self._closed(self.src_host, self.ends, self.up, self.down))
-
-    def _server_gone(self, at: float) -> None:
-        assert self.server is not None
-        if not self.server.closed:
-            self.server.close(at)
-            self._at(at, lambda: self._closed(self.server_host, self._server_ends(), self.down, self.up))
-
-    def _closed(self, host: str, ends: dict[str, Any], out: Pipe | None, into: Pipe | None) -> None:
-        sent, received = (out.sent if out else 0), (into.sent if into else 0)
-        self.net.sim.emit(host, "net", "close", **ends, sent=sent, received=received)
-
-    def _at(self, when: float, function: Callable[[], None]) -> None:
-        delay = when - self.now()
-        if delay > 0:
-            self.loop.call_later(delay, function)
-        else:
-            function()
-
-    def _source_ip(self) -> str:
-        version = ipaddress.ip_address(self.plan.host).version
-        for ip in self.net.topology.addresses(self.src_host):
-            if ipaddress.ip_address(ip).version == version:
-                return str(ip)
-        return ""
-
     # -- one exchange ----------------------------------------------------------------------------------------
-
-    def wire_size(self, nbytes: int) -> int:
-        """Bytes on the wire for a write of ``nbytes`` (TLS records after STARTTLS)."""
-        if not self.overhead:
-            return nbytes
-        return nbytes + TLS_OVERHEAD * max(1, math.ceil(nbytes / TLS_RECORD))
-
-    def _check_route(self, when: float, stage: str) -> None:
-        if self.route is not None and self.route.breaks_at <= when:
-            raise SessionFailure(Outcome.LOST, stage, detail="Connection reset: network path went down")
 
     async def _reply(self, stage: str, action: Coroutine[Any, Any, str], timeout: float, *, sent: float) -> Reply:
         """Run the server's side (already at the server), then carry its reply back; the client waits ``timeout``."""
@@ -284,9 +143,23 @@ class FastSession:
             await self.until(deadline)
             raise SessionFailure(Outcome.TIMEOUT, stage, detail="Timed out waiting for server response")
         await self.until(arrival)
-        reply = Reply.from_response(int(text[:3]), _message(text))
+        reply = self._read(text)
         if reply.code == 421:
             raise SessionFailure(Outcome.REJECTED, stage, reply)
+        return reply
+
+    def _read(self, text: str) -> Reply:
+        """The client's reading of a reply (aiosmtplib's), parsed once per text and server: most texts repeat."""
+        assert self.server is not None
+        factory = self.server.factory
+        cache = getattr(factory, "replies_read", None)
+        reply = cache.get(text) if cache is not None else None
+        if reply is None:
+            reply = Reply.from_response(int(text[:3]), _message(text))
+            if cache is not None:
+                if len(cache) >= REPLY_CACHE:
+                    cache.clear()
+                cache[text] = reply
         return reply
 
     async def _serve(self, action: Coroutine[Any, Any, str], remaining: float) -> str:
@@ -466,11 +339,11 @@ class FastSession:
 
 
 def _crlf(content: bytes) -> bytes:
-    """Every line ending as CRLF (what aiosmtplib sends); counting first skips the rewrite when all are."""
+    """Every line ending (CRLF, LF or a lone CR) as CRLF, what aiosmtplib sends; three C-speed replaces."""
     pairs = content.count(b"\r\n")
     if content.count(b"\n") == pairs and content.count(b"\r") == pairs:
         return content
-    return _LINE_ENDINGS.sub(b"\r\n", content)
+    return content.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
 def _message(text: str) -> str:

@@ -37,8 +37,12 @@ class Pipe:
         route = self.route
         self.sent += nbytes
         start = self.tx_free if self.tx_free > now else now
-        sizes = [self.segment] * (nbytes // self.segment) + ([nbytes % self.segment] if nbytes % self.segment else [])
-        for size in sizes or [0]:
+        if nbytes <= self.segment:  # a command line or a reply: one piece
+            sizes: tuple[int, ...] = (nbytes,)
+        else:
+            whole, rest = divmod(nbytes, self.segment)
+            sizes = (self.segment,) * whole + ((rest,) if rest else ())
+        for size in sizes:
             done = start + size / route.bandwidth
             arrival = done + route.latency
             if route.delivery < 1.0:

@@ -74,6 +74,7 @@ class SmtpServerFactory:
         self._count = itertools.count(1)
         self._session_ids = session_ids or (lambda: f"{self.host}/{self.service}/{next(self._count)}")
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.replies_read: dict[str, Reply] = {}  # fast fidelity: reply texts as a client reads them (they repeat)
 
     def __call__(self) -> SmtpServerProtocol:
         return SmtpServerProtocol(self, asyncio.get_running_loop())
