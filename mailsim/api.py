@@ -20,6 +20,7 @@ from mailsim.analysis.frames import all_frames
 from mailsim.analysis.maillog import write_maillog
 from mailsim.analysis.metrics import utilisation
 from mailsim.analysis.plots import standard_figures
+from mailsim.analysis.stream import StreamedViews
 from mailsim.scenario.loader import load
 from mailsim.scenario.runner import RunResult, run_scenario
 from mailsim.scenario.spec import ScenarioSpec
@@ -113,6 +114,54 @@ class Result:
                 figure.savefig(path, dpi=110, bbox_inches="tight")
                 written.append(path)
         return written
+
+
+@dataclass
+class StreamedResult:
+    """A run whose tables were written while it ran (:mod:`mailsim.analysis.stream`); no trace kept."""
+
+    run: RunResult
+    views: StreamedViews
+    written: list[Path]
+
+    @property
+    def digest(self) -> str:
+        return self.run.digest
+
+    def summary(self) -> str:
+        sim = self.run.world.sim
+        head = (f"scenario {self.run.spec.name}: {self.run.until:g} s of virtual time, seed {sim.seed}, "
+                f"{self.views.records} trace records (streamed, none kept)")  # fmt: skip
+        return "\n".join([head, *self.views.summary_lines(self.run.until)])
+
+
+def run_streamed(
+    scenario: str | Path | ScenarioSpec,
+    out: str | Path,
+    *,
+    seed: int | None = None,
+    until: float | None = None,
+    fidelity: str | None = None,
+    progress: bool = False,
+    files: Path | None = None,
+) -> StreamedResult:
+    """Run with no trace kept, the messages/deliveries/queues/utilisation CSVs and the maillog written live.
+
+    Why: memory then follows the mail in flight, so a day of a million messages fits (see
+    :mod:`mailsim.analysis.stream` for what is and is not written).
+    """
+    spec = scenario if isinstance(scenario, ScenarioSpec) else load(scenario)
+    holder: list[StreamedViews] = []
+
+    def attach(world: Any) -> None:
+        views = StreamedViews(Path(out), world.sim.epoch, maillog=spec.outputs.maillog)
+        world.sim.trace.subscribe(views)
+        holder.append(views)
+
+    result = run_scenario(spec, seed=seed, until=until, fidelity=fidelity, progress=progress, files=files,
+                          prepare=attach, keep_trace=False)  # fmt: skip
+    written = holder[0].close(plots=spec.outputs.plots)
+    return StreamedResult(result, holder[0], written)
 
 
 def run(

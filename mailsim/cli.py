@@ -47,7 +47,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mailsim.api import run
+    from mailsim.api import run, run_streamed
     from mailsim.scenario.loader import load
 
     spec = load(args.scenario or default_scenario())
@@ -55,13 +55,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     files = out / "files"
     if files.exists():
         shutil.rmtree(files)
+    if args.stream:
+        streamed = run_streamed(spec, out, seed=args.seed, until=args.until, fidelity=args.fidelity,
+                                progress=not args.quiet, files=files)  # fmt: skip
+        if not args.quiet:
+            print(streamed.summary())
+            print(f"\nwrote {len(streamed.written)} files to {out}/ while running (CSV; no trace table kept) and the "
+                  f"hosts' mailboxes under {files}/ (trace digest {streamed.digest[:16]})")  # fmt: skip
+        return 0
     result = run(spec, seed=args.seed, until=args.until, fidelity=args.fidelity, progress=not args.quiet,
                  files=files)  # fmt: skip
     written = result.write(out)
     if not args.quiet:
         print(result.summary())
-        print(f"\nwrote {len(written)} files to {out}/ and the hosts' mailboxes under {files}/ "
-              f"(trace digest {result.digest[:16]})")
+        print(
+            f"\nwrote {len(written)} files to {out}/ and the hosts' mailboxes under {files}/ "
+            f"(trace digest {result.digest[:16]})"
+        )
     return 0
 
 
@@ -112,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fidelity", choices=("wire", "fast"), help="override the scenario's fidelity")
     run.add_argument("--out", help="output folder (default: out/SCENARIO-NAME)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    run.add_argument("--stream", action="store_true",
+                     help="for long runs: keep no trace in memory; write the messages, deliveries, queues and "
+                     "utilisation tables (CSV) and the maillog while running (no trace/sessions/dns/net tables)")  # fmt: skip
     run.set_defaults(func=_cmd_run)
 
     serve = sub.add_parser(
@@ -125,9 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", action="append", help="only this host (repeatable; default: every mail host)")
     serve.add_argument("--service", action="append", help="only this service: smtp, submission (repeatable)")
     serve.add_argument("--until", type=_duration, help="stop after this much time (default: until interrupted)")
-    serve.add_argument(
-        "--client", help="scenario host a live client is seen as (default: the first host with role ua)"
-    )
+    serve.add_argument("--client", help="scenario host a live client is seen as (default: the first host with role ua)")
     serve.add_argument("-q", "--quiet", action="store_true", help="do not print the maillog to stderr as it happens")
     serve.set_defaults(func=_cmd_serve)
 
@@ -175,7 +186,9 @@ def _sweep(argv: Sequence[str]) -> int:
     summary.to_csv(out / "summary.csv", index=False)
     if not args.quiet:
         print(summary.to_string(index=False))
-        print(f"\n{len(result.runs)} runs in {result.wall.sum():.1f} s of worker time; wrote {out}/runs.csv, summary.csv")
+        print(
+            f"\n{len(result.runs)} runs in {result.wall.sum():.1f} s of worker time; wrote {out}/runs.csv, summary.csv"
+        )
     return 0
 
 

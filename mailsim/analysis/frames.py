@@ -4,8 +4,9 @@ Every frame is computed from trace records only (DESIGN.md §5). Columns:
 
 - ``trace``: time, host, service, event, queue_id, message_id, fields (JSON of the rest).
 - ``messages``: one row per message and final recipient: message_id, sender, recipient, orig_recipient,
-  status (sent | bounced | expired | deferred-at-end), dsn, text, submitted, finished, latency (s),
-  final_host, final_service, hops (hosts that queued it).
+  status (sent | bounced | expired), dsn, text, submitted, finished, latency (s), final_host,
+  final_service, hops (hosts that queued it). A recipient still queued when the run ends has no row yet:
+  the ``queues`` frame, ``mailq`` and ``qshape`` show it.
 - ``deliveries``: every delivery attempt at every hop: time, host, service (transport), queue_id,
   message_id, to, orig_to, relay, status, dsn, delay, delays_a/b/c/d (Postfix's delays=a/b/c/d), text.
 - ``sessions``: one row per SMTP session side: session, host, service, side (server | client), local,
@@ -73,29 +74,19 @@ DELIVERY_COLUMNS = [
 ]
 
 
+def delivery_row(r: TraceRecord) -> list[Any] | None:
+    """The ``deliveries`` row of one record (None unless it is a delivery attempt)."""
+    if r.event != "delivery":
+        return None
+    delays = tuple(r.get("delays") or (0.0, 0.0, 0.0, 0.0))
+    return [
+        r.time, r.host, r.service, r.queue_id, r.message_id, r.get("to"), r.get("orig_to"), r.get("relay"),
+        r.get("status"), r.get("dsn"), r.get("delay"), *delays[:4], r.get("text"),
+    ]  # fmt: skip
+
+
 def deliveries_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
-    rows = []
-    for r in records:
-        if r.event != "delivery":
-            continue
-        delays = tuple(r.get("delays") or (0.0, 0.0, 0.0, 0.0))
-        rows.append(
-            [
-                r.time,
-                r.host,
-                r.service,
-                r.queue_id,
-                r.message_id,
-                r.get("to"),
-                r.get("orig_to"),
-                r.get("relay"),
-                r.get("status"),
-                r.get("dsn"),
-                r.get("delay"),
-                *delays[:4],
-                r.get("text"),
-            ]
-        )
+    rows = [row for r in records if (row := delivery_row(r)) is not None]
     return pd.DataFrame(rows, columns=DELIVERY_COLUMNS)
 
 
@@ -116,45 +107,45 @@ MESSAGE_COLUMNS = [
 ]
 
 
-def messages_frame(records: Sequence[TraceRecord]) -> pd.DataFrame:
-    """End-to-end outcome per message and final recipient, joined on the Message-ID across hosts."""
-    submitted: dict[str, float] = {}
-    senders: dict[str, str] = {}
-    hosts: dict[str, set[str]] = defaultdict(set)
-    rows = []
-    for r in records:
+class MessageJoin:
+    """The ``messages`` join one record at a time: a final delivery gives a row (streamed runs feed it live).
+
+    What it remembers per Message-ID (submission time, sender, hosts that queued it) is what a later final
+    delivery of another recipient needs.
+    """
+
+    def __init__(self) -> None:
+        self.submitted: dict[str, float] = {}
+        self.senders: dict[str, str] = {}
+        self.hosts: dict[str, set[str]] = defaultdict(set)
+
+    def feed(self, r: TraceRecord) -> list[Any] | None:
         mid = r.message_id
         if mid is None:
-            continue
+            return None
         if r.service in ("ua", "pickup", "workload") and r.event in ("submit", "pickup"):
-            submitted.setdefault(mid, r.time)
-            senders.setdefault(mid, str(r.get("sender", "")))
+            self.submitted.setdefault(mid, r.time)
+            self.senders.setdefault(mid, str(r.get("sender", "")))
         if r.service == "qmgr" and r.event == "active":
-            hosts[mid].add(r.host)
-            senders.setdefault(mid, str(r.get("sender", "")))
-            submitted.setdefault(mid, r.time - float(r.get("age", 0.0)))
+            self.hosts[mid].add(r.host)
+            self.senders.setdefault(mid, str(r.get("sender", "")))
+            self.submitted.setdefault(mid, r.time - float(r.get("age", 0.0)))
         final = r.event == "delivery" and (
             (r.service in FINAL_SERVICES and r.get("status") == "sent") or r.get("status") in ("bounced", "expired")
         )
-        if final:
-            start = submitted.get(mid, r.time)
-            rows.append(
-                [
-                    mid,
-                    senders.get(mid, ""),
-                    r.get("to"),
-                    r.get("orig_to") or r.get("to"),
-                    r.get("status"),
-                    r.get("dsn"),
-                    r.get("text"),
-                    start,
-                    r.time,
-                    r.time - start,
-                    r.host,
-                    r.service,
-                    len(hosts[mid]),
-                ]
-            )
+        if not final:
+            return None
+        start = self.submitted.get(mid, r.time)
+        return [
+            mid, self.senders.get(mid, ""), r.get("to"), r.get("orig_to") or r.get("to"), r.get("status"),
+            r.get("dsn"), r.get("text"), start, r.time, r.time - start, r.host, r.service, len(self.hosts[mid]),
+        ]  # fmt: skip
+
+
+def messages_frame(records: Sequence[TraceRecord]) -> pd.DataFrame:
+    """End-to-end outcome per message and final recipient, joined on the Message-ID across hosts."""
+    join = MessageJoin()
+    rows = [row for r in records if (row := join.feed(r)) is not None]
     return pd.DataFrame(rows, columns=MESSAGE_COLUMNS)
 
 
@@ -207,18 +198,32 @@ def sessions_frames(records: Iterable[TraceRecord]) -> tuple[pd.DataFrame, pd.Da
     )
 
 
-def queues_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
-    """Depth of each queue of each host after every move (``queue`` events with ``src``/``dst``)."""
-    depth: dict[tuple[str, str], int] = defaultdict(int)
-    rows = []
-    for r in records:
+class QueueDepths:
+    """Queue depths one record at a time: each ``queue`` move gives a row per queue it leaves or enters."""
+
+    def __init__(self) -> None:
+        self.depth: dict[tuple[str, str], int] = defaultdict(int)
+
+    def feed(self, r: TraceRecord) -> list[list[Any]]:
         if r.event != "queue":
-            continue
+            return []
+        rows = []
         for queue, step in ((r.get("src"), -1), (r.get("dst"), +1)):
             if queue:
-                depth[(r.host, queue)] += step
-                rows.append([r.time, r.host, queue, depth[(r.host, queue)]])
-    return pd.DataFrame(rows, columns=["time", "host", "queue", "depth"])
+                key = (r.host, queue)
+                self.depth[key] += step
+                rows.append([r.time, r.host, queue, self.depth[key]])
+        return rows
+
+
+QUEUE_COLUMNS = ["time", "host", "queue", "depth"]
+
+
+def queues_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
+    """Depth of each queue of each host after every move (``queue`` events with ``src``/``dst``)."""
+    depths = QueueDepths()
+    rows = [row for r in records for row in depths.feed(r)]
+    return pd.DataFrame(rows, columns=QUEUE_COLUMNS)
 
 
 def _simple(records: Iterable[TraceRecord], service: str, columns: list[str]) -> pd.DataFrame:
@@ -239,15 +244,19 @@ def net_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
     return _simple(records, "net", ["conn", "local", "local_port", "peer", "peer_port", "sent", "received", "reason"])
 
 
+def utilisation_row(r: TraceRecord) -> list[Any] | None:
+    """The ``utilisation`` row of a hardware ``sample`` record (None for any other record)."""
+    if r.event != "sample" or r.service != "resource":
+        return None
+    capacity, interval, busy, jobs = r.get("capacity"), r.get("interval"), r.get("busy"), r.get("jobs")
+    share = busy / (capacity * interval) if capacity and interval else float("nan")
+    wait = r.get("wait") / jobs if jobs else 0.0
+    return [r.time, r.host, r.get("resource"), capacity, interval, busy, share, jobs, wait]
+
+
 def utilisation_frame(records: Iterable[TraceRecord]) -> pd.DataFrame:
     """Utilisation of each host resource over time, from the hardware's samples."""
-    rows = []
-    for r in records:
-        if r.event == "sample" and r.service == "resource":
-            capacity, interval, busy, jobs = r.get("capacity"), r.get("interval"), r.get("busy"), r.get("jobs")
-            share = busy / (capacity * interval) if capacity and interval else float("nan")
-            wait = r.get("wait") / jobs if jobs else 0.0
-            rows.append([r.time, r.host, r.get("resource"), capacity, interval, busy, share, jobs, wait])
+    rows = [row for r in records if (row := utilisation_row(r)) is not None]
     return pd.DataFrame(rows, columns=UTILISATION_COLUMNS)
 
 

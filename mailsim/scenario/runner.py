@@ -62,13 +62,14 @@ def run_scenario(
     builders: tuple[HostBuilder, ...] | None = None,
     prepare: Callable[[World], None] | None = None,
     files: Path | None = None,
+    keep_trace: bool = True,
 ) -> RunResult:
-    """Build and run ``spec``; ``prepare`` may add agents or faults to the world before time starts.
+    """Build and run ``spec``; ``prepare`` may add agents, faults or trace sinks before time starts.
 
     ``files`` is where the hosts' filesystems (mailboxes, delivered files) are written (default: a
-    fresh temporary folder).
+    fresh temporary folder). ``keep_trace=False`` keeps no record in memory (sinks see every one).
     """
-    world = build_world(spec, seed=seed, fidelity=fidelity, files=files,
+    world = build_world(spec, seed=seed, fidelity=fidelity, files=files, keep_trace=keep_trace,
                         builders=role_builders() if builders is None else builders)  # fmt: skip
     if prepare is not None:
         prepare(world)
