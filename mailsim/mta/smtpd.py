@@ -52,6 +52,7 @@ from mailsim.mta.cleanup import Origin
 from mailsim.mta.policy_service import policy_services_for
 from mailsim.mta.process_limit import for_service
 from mailsim.mta.smtpd_client import ClientIdentity
+from mailsim.mta.smtpd_mx import MxLookups
 from mailsim.policy.restrictions.model import (
     ActionKind,
     DnsblAnswer,
@@ -92,8 +93,10 @@ class Smtpd:
         self.host = host
         self.service = service
         self.main = host.service_main(service, "inet")
+        self.mx = MxLookups(host, self.main.get("inet_protocols"))  # permit_mx_backup's DNS, its time owed
         world = PolicyWorld(mail_domain=self._mail_domain, host_name=self._host_name, local_users=self._local_user,
-                            policy_services=policy_services_for(host), dnsbl=self._dnsbl)  # mailsim-auth: policyd-spf  # fmt: skip
+                            policy_services=policy_services_for(host), dnsbl=self._dnsbl,  # mailsim-auth: policyd-spf
+                            mx_records=self.mx.mx_records, host_addresses=self.mx.host_addresses)  # fmt: skip
         # master.cf -o overrides reach smtpd's own restrictions but not trivial-rewrite, a separate daemon
         # that reads the global main.cf (so -o relay_domains= does not change address classes, as in Postfix).
         self.restrictions = SmtpdRestrictions(
@@ -212,7 +215,7 @@ class Smtpd:
                 return refused
         if 0 < self.recipient_limit <= conn.ctx.recipient_count:  # smtpd.c rcpt_cmd: before the restrictions
             return TOO_MANY_RECIPIENTS
-        refused = self._judge(conn, Stage.RCPT, "RCPT")
+        refused = await self.mx.timed(self._judge, conn, Stage.RCPT, "RCPT")  # permit_mx_backup's DNS time
         if refused is not None:
             return refused
         if conn.queue_id is not None:

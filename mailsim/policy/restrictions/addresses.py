@@ -7,8 +7,17 @@ alias, virtual mailbox class) or a relay_domains destination is. reject_unauth_d
 rest with ``relay_domains_reject_code`` (554 5.7.1 ``<rcpt>: Relay access denied``);
 defer_unauth_destination with that code minus 100 (454 4.7.1).
 
+permit_mx_backup (smtpd_check.c permit_mx_backup, i_am_mx, has_my_addr, permit_mx_primary,
+all_auth_mx_addr): an authorised destination is OK as above (a routed address is not); else, for a
+non-literal domain, the MX records are sorted by preference and split into the primaries (the best
+preference) and the backups. OK only when this host is not a primary but is a backup (an MX host name in
+mydestination, or one of its addresses in inet_interfaces/proxy_interfaces), and - when
+permit_mx_backup_networks is set - every address of every primary matches that list. No MX (NXDOMAIN,
+NODATA, null MX, malformed) is DUNNO; a temporary MX lookup failure, or an MX host whose addresses cannot
+be looked up, is a defer_if_reject (450 4.4.4), so a later reject becomes that deferral.
+
 Not modelled: reject_unverified_recipient and reject_unverified_sender (address verification probes)
-and permit_mx_backup answer DUNNO with a note.
+answer DUNNO with a note.
 """
 
 from __future__ import annotations
@@ -18,11 +27,12 @@ from collections.abc import Callable
 from mailsim.policy.access import dsn_fix, dsn_split, mail_keys
 from mailsim.policy.lookup import Lookup
 from mailsim.policy.restrictions.checks import access_lookup, not_modelled
-from mailsim.policy.restrictions.engine import DUNNO, OK, Check, defer_if_permit, reject
-from mailsim.policy.restrictions.model import RECIPIENT, SENDER, DnsStatus
+from mailsim.policy.restrictions.engine import DUNNO, OK, Check, defer_if, defer_if_permit, reject
+from mailsim.policy.restrictions.model import RECIPIENT, SENDER, AddressLookup, DnsStatus
+from mailsim.policy.restrictions.settings import NetworkList
 from mailsim.policy.rewrite.address import valid_hostname
 from mailsim.policy.rewrite.maps import mail_addr_find
-from mailsim.policy.rewrite.resolve import AddressClass
+from mailsim.policy.rewrite.resolve import AddressClass, resolve_local
 
 
 def permit_auth_destination_status(check: Check, recipient: str) -> int:
@@ -68,6 +78,91 @@ def check_relay_domains(check: Check, arg: str | None, name: str, cls: str, acl:
         return OK
     code = check.settings.code("relay_domains_reject_code")
     return reject(check, code, "5.7.1", f"<{recipient}>: {RECIPIENT} rejected: Relay access denied")
+
+
+_GAI_ERRORS = {  # has_my_addr() asks getaddrinfo(3); these are glibc's gai_strerror() texts
+    DnsStatus.TEMPFAIL: "Temporary failure in name resolution",
+    DnsStatus.NO_DATA: "No address associated with hostname",
+    DnsStatus.MALFORMED: "Non-recoverable failure in name resolution",
+}
+_DNS_ERRORS = {  # all_auth_mx_addr() asks the DNS library; dns_strerror() texts for its h_errno
+    DnsStatus.TEMPFAIL: "Host not found, try again",
+    DnsStatus.NO_DATA: "Host found but no data record of requested type",
+    DnsStatus.MALFORMED: "Non-recoverable error",
+}
+
+
+def permit_mx_backup(check: Check, arg: str | None, name: str, cls: str, acl: str | None) -> int:
+    """OK for an authorised destination, or a domain this host is a backup (not a primary) MX for."""
+    recipient = check.ctx.recipient
+    if not recipient:
+        return DUNNO
+    resolved = check.resolve(recipient)
+    if permit_auth_destination_status(check, recipient) == OK:
+        return OK
+    domain = resolved.recipient.rpartition("@")[2]
+    routed = resolved.routed and not check.settings.allow_untrusted_routing
+    if routed or (domain.startswith("[") and domain.endswith("]")):
+        return DUNNO
+    mx_records, lookup = check.world.mx_records, check.world.host_addresses
+    if mx_records is None or lookup is None:
+        return not_modelled(check, arg, name, cls, acl)
+    answer = mx_records(_ascii(domain))
+    if not isinstance(answer, tuple) or not answer:
+        if answer is DnsStatus.TEMPFAIL:
+            text = f"<{recipient}>: {RECIPIENT} rejected: Unable to look up mail exchanger information: "
+            defer_if(check, False, 450, "4.4.4", text + _DNS_ERRORS[DnsStatus.TEMPFAIL])
+        return DUNNO
+    ordered = sorted(answer, key=lambda record: record[0])  # dns_rr_sort(): by preference only
+    primaries = [host for preference, host in ordered if preference == ordered[0][0]]
+    backups = [host for preference, host in ordered if preference != ordered[0][0]]
+    if _i_am_mx(check, lookup, primaries, recipient):
+        return DUNNO  # a primary MX: not a backup (Postfix 2.3 and later)
+    if not backups or not _i_am_mx(check, lookup, backups, recipient):
+        return DUNNO
+    networks = check.settings.mx_backup_networks
+    if networks is not None and not all(_all_auth_mx_addr(check, lookup, networks, h, recipient) for h in primaries):
+        return DUNNO
+    return OK
+
+
+def _ascii(domain: str) -> str:
+    """The A-label form smtpd looks up (midna_domain_to_ascii); unchanged when it cannot be converted."""
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def _i_am_mx(check: Check, lookup: AddressLookup, hosts: list[str], recipient: str) -> bool:
+    """i_am_mx(): an MX host name that is local (mydestination), else one with one of our addresses."""
+    if any(resolve_local(host, check.rewrite) for host in hosts):
+        return True
+    return any(_has_my_addr(check, lookup, host, recipient) for host in hosts)
+
+
+def _has_my_addr(check: Check, lookup: AddressLookup, host: str, recipient: str) -> bool:
+    """has_my_addr(): the host's addresses against inet_interfaces and proxy_interfaces; defer if unknown."""
+    answer = lookup(host)
+    if not isinstance(answer, tuple):
+        why = _GAI_ERRORS.get(answer, "Name or service not known")
+        text = f"<{recipient}>: {RECIPIENT} rejected: Unable to look up mail exchanger host {host}: {why}"
+        defer_if(check, False, 450, "4.4.4", text)
+        return False
+    return any(address in check.rewrite.local_interfaces for address in answer)
+
+
+def _all_auth_mx_addr(check: Check, lookup: AddressLookup, networks: NetworkList, host: str, recipient: str) -> bool:
+    """all_auth_mx_addr(): every address of a primary MX host must match permit_mx_backup_networks."""
+    answer = lookup(host)
+    if not isinstance(answer, tuple):
+        why = _DNS_ERRORS.get(answer, "Host not found")
+        text = f"<{recipient}>: {RECIPIENT} rejected: Unable to look up host {host} as mail exchanger: {why}"
+        defer_if(check, False, 450, "4.4.4", text)
+        return False
+    return all(networks.match(host, address) for address in answer)
 
 
 def _mail_access(check: Check, spec: str, address: str, cls: str, acl: str | None) -> int:

@@ -35,6 +35,7 @@ class DnsStatus(enum.Enum):
     TEMPFAIL = "tempfail"
     MALFORMED = "malformed"
     NULL_MX = "nullmx"
+    NO_DATA = "nodata"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,12 @@ class DnsblAnswer:
 DnsblLookup = Callable[[str], "DnsblAnswer | DnsStatus | None"]
 """query name → answer, None for NXDOMAIN, DnsStatus.TEMPFAIL when the lookup failed."""
 
+MxLookup = Callable[[str], "tuple[tuple[int, str], ...] | DnsStatus"]
+"""domain → its MX records as (preference, host) in DNS order; NOT_FOUND, NULL_MX, TEMPFAIL or MALFORMED."""
+
+AddressLookup = Callable[[str], "tuple[str, ...] | DnsStatus"]
+"""host name → its addresses (A/AAAA as inet_protocols allows); NOT_FOUND, NO_DATA, TEMPFAIL or MALFORMED."""
+
 PolicyService = Callable[[Mapping[str, str]], str]
 """SMTPD_POLICY_README: the request attributes → the ``action=`` value of the reply."""
 
@@ -59,6 +66,8 @@ class PolicyWorld:
     mail_domain: Callable[[str], DnsStatus] | None = None
     host_name: Callable[[str], DnsStatus] | None = None
     dnsbl: DnsblLookup | None = None
+    mx_records: MxLookup | None = None
+    host_addresses: AddressLookup | None = None
     local_users: Callable[[str], bool] | None = None
     policy_services: Mapping[str, PolicyService] = field(default_factory=dict)
 

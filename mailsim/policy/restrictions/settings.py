@@ -5,8 +5,8 @@ smtpd_sender_restrictions, smtpd_relay_restrictions (permit_mynetworks, permit_s
 defer_unauth_destination from compatibility level 1; empty below), smtpd_recipient_restrictions,
 smtpd_data_restrictions, smtpd_end_of_data_restrictions, smtpd_etrn_restrictions,
 smtpd_restriction_classes, smtpd_delay_reject (yes), mynetworks (from mynetworks_style and the host's
-interfaces), allow_untrusted_routing (no), soft_bounce (no), smtpd_reject_unlisted_recipient (yes),
-smtpd_reject_unlisted_sender (no), local_recipient_maps (proxy:unix:passwd.byname $alias_maps),
+interfaces), permit_mx_backup_networks (empty), allow_untrusted_routing (no), soft_bounce (no),
+smtpd_reject_unlisted_recipient (yes), smtpd_reject_unlisted_sender (no), local_recipient_maps (proxy:unix:passwd.byname $alias_maps),
 relay_recipient_maps, virtual_mailbox_maps, smtpd_sender_login_maps, rbl_reply_maps, default_rbl_reply,
 smtpd_null_access_lookup_key (<>), double_bounce_sender, unknown_address_tempfail_action,
 unknown_helo_hostname_tempfail_action (defer_if_permit), parent_domain_matches_subdomains, and the reply
@@ -152,6 +152,7 @@ class RestrictionSettings:
     tables: Mapping[str, Lookup] = field(default_factory=dict)
     codes: Mapping[str, int] = field(default_factory=dict)
     mynetworks: NetworkList = field(default_factory=NetworkList)
+    mx_backup_networks: NetworkList | None = None  # None: permit_mx_backup_networks is empty (no restriction)
     delay_reject: bool = True
     allow_untrusted_routing: bool = False
     soft_bounce: bool = False
@@ -202,6 +203,7 @@ class RestrictionSettings:
             tables={spec: opener(spec) for spec in sorted(specs)},
             codes={name: main.int(name) for name in CODES},
             mynetworks=NetworkList.parse(main.list("mynetworks"), opener, "mynetworks" in parents, read_file),
+            mx_backup_networks=_mx_backup_networks(main, opener, parents, read_file),
             local_recipient_maps=open_all((s for s in local_specs if s not in PASSWD_TABLES), opener),
             local_recipient_passwd=any(spec in PASSWD_TABLES for spec in local_specs),
             local_recipient_check=bool(local_specs),
@@ -243,6 +245,16 @@ def require_relay_control(lists: Mapping[str, tuple[str, ...]], classes: Mapping
         f"specify at least one working instance of: {wanted}",
         key="smtpd_relay_restrictions or smtpd_recipient_restrictions",
     )
+
+
+def _mx_backup_networks(
+    main: MainCf, opener: TableOpener, parents: set[str], read_file: FileReader | None
+) -> NetworkList | None:
+    """permit_mx_backup_networks (mynetworks syntax); empty means the primary MX hosts are not checked."""
+    items = main.list("permit_mx_backup_networks")
+    if not items:
+        return None
+    return NetworkList.parse(items, opener, "permit_mx_backup_networks" in parents, read_file)
 
 
 def _table_specs(items: tuple[str, ...]) -> list[str]:

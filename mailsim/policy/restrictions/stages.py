@@ -69,7 +69,7 @@ _NO_ARG: dict[str, Restriction] = {
     "reject_multi_recipient_bounce": a.reject_multi_recipient_bounce,
     "reject_unverified_recipient": c.not_modelled,
     "reject_unverified_sender": c.not_modelled,
-    "permit_mx_backup": c.not_modelled,
+    "permit_mx_backup": a.permit_mx_backup,
     "permit_tls_clientcerts": c.not_modelled,
     "permit_tls_all_clientcerts": c.not_modelled,
     "reject_unauth_pipelining": c.not_modelled,
