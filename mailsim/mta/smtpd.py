@@ -41,7 +41,6 @@ from typing import Any
 
 from mailsim.core.errors import ConfigError
 from mailsim.core.units import parse_duration
-from mailsim.dns.zones import Status
 from mailsim.engine.hooks import MailOptions, SmtpSession
 from mailsim.engine.settings import ServerSettings
 from mailsim.mail.envelope import Envelope
@@ -52,11 +51,9 @@ from mailsim.mta.cleanup import Origin
 from mailsim.mta.policy_service import policy_services_for
 from mailsim.mta.process_limit import for_service
 from mailsim.mta.smtpd_client import ClientIdentity
-from mailsim.mta.smtpd_mx import MxLookups
+from mailsim.mta.smtpd_dns import RestrictionDns
 from mailsim.policy.restrictions.model import (
     ActionKind,
-    DnsblAnswer,
-    DnsStatus,
     PolicyWorld,
     SmtpdContext,
     Stage,
@@ -93,10 +90,10 @@ class Smtpd:
         self.host = host
         self.service = service
         self.main = host.service_main(service, "inet")
-        self.mx = MxLookups(host, self.main.get("inet_protocols"))  # permit_mx_backup's DNS, its time owed
-        world = PolicyWorld(mail_domain=self._mail_domain, host_name=self._host_name, local_users=self._local_user,
-                            policy_services=policy_services_for(host), dnsbl=self._dnsbl,  # mailsim-auth: policyd-spf
-                            mx_records=self.mx.mx_records, host_addresses=self.mx.host_addresses)  # fmt: skip
+        self.dns = RestrictionDns(host, self.main.get("inet_protocols"))  # the restrictions' DNS, its time owed
+        world = PolicyWorld(mail_domain=self.dns.mail_domain, host_name=self.dns.host_name, local_users=self._local_user,
+                            policy_services=policy_services_for(host), dnsbl=self.dns.dnsbl,  # mailsim-auth: policyd-spf
+                            mx_records=self.dns.mx_records, host_addresses=self.dns.host_addresses)  # fmt: skip
         # master.cf -o overrides reach smtpd's own restrictions but not trivial-rewrite, a separate daemon
         # that reads the global main.cf (so -o relay_domains= does not change address classes, as in Postfix).
         self.restrictions = SmtpdRestrictions(
@@ -127,33 +124,7 @@ class Smtpd:
         values = {name: self.main.get(name) for name in names}
         return ServerSettings.from_main_cf(values, tls_context=self.host.server_tls_context())
 
-    # -- the outside world for restrictions (zero-latency lookups; see dns.resolver.lookup_now) -------
-
-    def _mail_domain(self, domain: str) -> DnsStatus:
-        resolver = self.host.resolver
-        mx = resolver.lookup_now(domain, "MX")
-        if mx.status is Status.NOERROR:
-            return DnsStatus.NULL_MX if mx.values == ((0, "."),) or mx.values == ((0, ""),) else DnsStatus.OK
-        return self._host_name(domain)
-
-    def _host_name(self, name: str) -> DnsStatus:
-        answer = self.host.resolver.lookup_now(name, "A")
-        if answer.status is Status.NOERROR:
-            return DnsStatus.OK
-        if answer.status in (Status.SERVFAIL, Status.TIMEOUT):
-            return DnsStatus.TEMPFAIL
-        return DnsStatus.NOT_FOUND
-
-    def _dnsbl(self, query: str) -> DnsblAnswer | DnsStatus | None:
-        """A DNS block list lookup (reject_rbl_client and friends): A records, and the TXT reason if any."""
-        answer = self.host.resolver.lookup_now(query, "A")
-        if answer.status in (Status.SERVFAIL, Status.TIMEOUT):
-            return DnsStatus.TEMPFAIL
-        if answer.status is not Status.NOERROR:
-            return None
-        txt = self.host.resolver.lookup_now(query, "TXT")
-        reason = txt.values[0].decode("utf-8", "replace") if txt.status is Status.NOERROR and txt.values else None
-        return DnsblAnswer(tuple(str(a) for a in answer.values), reason)
+    # -- the outside world for restrictions (DNS in smtpd_dns.py) ----------------------------------------------
 
     def _local_user(self, name: str) -> bool:
         return name.lower() in self.host.passwd
@@ -173,12 +144,12 @@ class Smtpd:
             return throttled
         if self.greeting_delay > 0:  # throttle: a slow server, the session holds its slot meanwhile
             await asyncio.sleep(self._greeting_delay())
-        return self._judge(conn, Stage.CONNECT, "CONNECT")
+        return await self._judge(conn, Stage.CONNECT, "CONNECT")
 
     async def helo(self, session: SmtpSession, name: str, esmtp: bool) -> Reply:
         conn = self._conn(session, helo_name=name, protocol="ESMTP" if esmtp else "SMTP")
         conn.counts["ehlo" if esmtp else "helo"] += 1
-        return self._judge(conn, Stage.HELO, "HELO") or OK_HELO
+        return (await self._judge(conn, Stage.HELO, "HELO")) or OK_HELO
 
     async def auth(self, session: SmtpSession, mechanism: str, login: str, password: str) -> Reply:
         conn = self._conn(session)
@@ -204,7 +175,7 @@ class Smtpd:
             refused = self._event_rate(conn, self.anvil.mail, too_much_mail)
             if refused is not None:
                 return refused
-        return self._judge(conn, Stage.MAIL, "MAIL") or OK_MAIL
+        return (await self._judge(conn, Stage.MAIL, "MAIL")) or OK_MAIL
 
     async def rcpt(self, session: SmtpSession, address: str, options: MailOptions) -> Reply:
         conn = self._conn(session, recipient=address)
@@ -215,7 +186,7 @@ class Smtpd:
                 return refused
         if 0 < self.recipient_limit <= conn.ctx.recipient_count:  # smtpd.c rcpt_cmd: before the restrictions
             return TOO_MANY_RECIPIENTS
-        refused = await self.mx.timed(self._judge, conn, Stage.RCPT, "RCPT")  # permit_mx_backup's DNS time
+        refused = await self._judge(conn, Stage.RCPT, "RCPT")
         if refused is not None:
             return refused
         if conn.queue_id is not None:
@@ -235,11 +206,11 @@ class Smtpd:
     async def data_start(self, session: SmtpSession) -> Reply:
         conn = self._conn(session)
         conn.counts["data"] += 1
-        return self._judge(conn, Stage.DATA, "DATA") or GO_AHEAD
+        return (await self._judge(conn, Stage.DATA, "DATA")) or GO_AHEAD
 
     async def data(self, session: SmtpSession, envelope: Envelope, content: bytes) -> Reply:
         conn = self._conn(session, size=len(content))
-        refused = self._judge(conn, Stage.END_OF_DATA, "END-OF-MESSAGE")
+        refused = await self._judge(conn, Stage.END_OF_DATA, "END-OF-MESSAGE")
         if refused is not None:
             self._end(conn)
             return refused
@@ -326,8 +297,9 @@ class Smtpd:
             conn.ctx = _evolve(ctx, **changes)
         return conn
 
-    def _judge(self, conn: _Conn, stage: Stage, name: str) -> Reply | None:
-        verdict: Verdict = self.restrictions.check(stage, conn.ctx)
+    async def _judge(self, conn: _Conn, stage: Stage, name: str) -> Reply | None:
+        """The stage's restrictions; their DNS lookups' simulated time passes before the reply (none: no wait)."""
+        verdict: Verdict = await self.dns.timed(self.restrictions.check, stage, conn.ctx)
         if verdict.defer_if_permit is not None:
             conn.ctx = _evolve(conn.ctx, defer_if_permit=verdict.defer_if_permit)
         conn.actions.extend(verdict.actions)
