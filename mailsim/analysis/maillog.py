@@ -11,7 +11,8 @@ Trace vocabulary read here (the MTA emits exactly these):
 - qmgr  active(queue_id, sender, size, nrcpt) / removed(queue_id) / expired(queue_id, sender)
 - pickup  pickup(queue_id, uid, sender)
 - smtp, lmtp, local, virtual, pipe, error, discard, relay: delivery(queue_id, to, orig_to, relay,
-  delay, delays, dsn, status, text) and (smtp) connect_failed(text)
+  delay, delays, dsn, status, text, and conn_use when smtp reused a cached connection) and (smtp)
+  connect_failed(text)
 - bounce  notice(queue_id, kind, new_queue_id)
 - postsuper  postsuper(queue_id, action)
 """
@@ -48,6 +49,8 @@ def _delivery(r: TraceRecord) -> str:
     if r.get("orig_to") and r.get("orig_to") != r.get("to"):
         parts.append(f"orig_to=<{r.get('orig_to')}>")
     parts.append(f"relay={r.get('relay', 'none')}")
+    if r.get("conn_use"):  # log_adhoc.c: only over a reused connection, between relay= and delay=
+        parts.append(f"conn_use={r.get('conn_use')}")
     parts.append(f"delay={pretty_delay(float(r.get('delay', 0.0)))}")
     delays = r.get("delays") or (0.0, 0.0, 0.0, 0.0)
     parts.append("delays=" + "/".join(pretty_delay(float(d)) for d in delays))

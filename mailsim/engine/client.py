@@ -3,7 +3,8 @@
 ``await deliver(plan)`` connects (on a :class:`~mailsim.engine.simloop.SimLoop` over the simulated network, on
 a stock loop over real sockets), greets with EHLO and falls back to HELO when EHLO is refused with 5xx
 (RFC 5321 §3.2, the seed's "some servers do not speak ESMTP"), negotiates STARTTLS per policy, authenticates,
-sends one mail transaction and QUIT, and returns a :class:`SessionResult`: never an exception for anything
+sends one mail transaction and QUIT (or, when the plan says ``cache_until``, keeps the connection: the result's
+``kept`` runs the next transaction after an RSET probe, smtp_reuse.c), and returns a :class:`SessionResult`: never an exception for anything
 the network or the server did. Each recipient gets a :class:`RecipientResult`: refused at RCPT, or the
 verdict of the end of DATA; ``final`` is False for a 4xx (try again) and for a session that broke first.
 
@@ -24,6 +25,7 @@ import re
 import ssl
 from base64 import b64encode
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiosmtplib
@@ -41,10 +43,11 @@ from mailsim.engine.plan import (
     StartTls,
     Transaction,
     dsn_filter,
+    keepable,
     mail_parameters,
     recipient_results,
 )
-from mailsim.engine.transcript import Recorder, SessionTranscript, TranscriptSink
+from mailsim.engine.transcript import Recorder, SessionTranscript, TranscriptLine, TranscriptSink
 from mailsim.mail.reply import Reply
 
 __all__ = [
@@ -151,6 +154,7 @@ class ClientSession:
         self.tls: TlsInfo | None = None
         self.authenticated = False
         self.local = ""
+        self._emitted = False
         self.smtp = _Client(
             hostname=plan.host,
             port=plan.port,
@@ -174,23 +178,73 @@ class ClientSession:
             reply = await self._send(self.plan.transaction)
         except SessionFailure as failure:
             outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
-        if self.smtp.is_connected and outcome in (Outcome.COMPLETED, Outcome.REJECTED, Outcome.TLS_FAILED):
-            await self._quit()
-        self.smtp.close()
-        return self._result(outcome, stage, reply, detail, started)
+        return await self._end(outcome, stage, reply, detail, started)
 
-    def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float) -> SessionResult:
+    async def again(self, transaction: Transaction, cache_until: float | None) -> SessionResult | None:
+        """One more transaction on this kept connection: the RSET probe first (smtp_reuse.c)."""
+        started = self.loop.time()
+        self.plan = replace(self.plan, transaction=transaction, cache_until=cache_until)
+        self.results = [None] * len(transaction.recipients)
+        try:
+            probe = await self._command("rset", b"RSET", timeout=self.plan.timeouts.rset)
+        except SessionFailure:
+            probe = None
+        if probe is None or probe.code // 100 != 2 or not self.smtp.is_connected:
+            self.close()
+            return None
+        outcome, stage, reply, detail = Outcome.COMPLETED, "done", None, ""
+        try:
+            reply = await self._send(transaction)
+        except SessionFailure as failure:
+            outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
+        return await self._end(outcome, stage, reply, detail, started)
+
+    def close(self) -> None:
+        """Close without QUIT (the cache's time is up, or the probe failed) and hand in the transcript."""
+        self.smtp.close()
+        self._transcript()
+
+    async def _end(
+        self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float
+    ) -> SessionResult:
+        """QUIT and close, or keep the connection (a rejected transaction is ended with RSET first)."""
+        kept = self.smtp.is_connected and keepable(self.plan, outcome, stage, reply, self.loop.time())
+        if kept and stage != "done":
+            kept = await self._abort()
+        if not kept:
+            if self.smtp.is_connected and outcome in (Outcome.COMPLETED, Outcome.REJECTED, Outcome.TLS_FAILED):
+                await self._quit()
+            self.smtp.close()
+        return self._result(outcome, stage, reply, detail, started, kept)
+
+    async def _abort(self) -> bool:
+        """smtp_proto.c's ABORT state: RSET (smtp_rset_timeout) ends the rejected transaction."""
+        try:
+            reply = await self._command("rset", b"RSET", timeout=self.plan.timeouts.rset)
+        except SessionFailure:
+            return False
+        return reply.code // 100 == 2 and self.smtp.is_connected
+
+    def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float,
+                kept: bool = False) -> SessionResult:  # fmt: skip
         recipients = recipient_results(self.plan.transaction, self.results, reply, stage)
-        lines = self.recorder.finish() if self.recorder is not None else ()
+        lines = () if kept else self._transcript()
         peer = f"{self.plan.host}:{self.plan.port}"
-        if self.transcripts is not None:
+        return SessionResult(
+            outcome, stage, reply, recipients, peer, self.esmtp, self.tls, self.authenticated, detail,
+            started, self.loop.time(), lines, self if kept else None,
+        )  # fmt: skip
+
+    def _transcript(self) -> tuple[TranscriptLine, ...]:
+        """The connection's lines (every transaction on it), emitted once when it ends."""
+        lines = self.recorder.finish() if self.recorder is not None else ()
+        if self.transcripts is not None and not self._emitted:
+            self._emitted = True
+            peer = f"{self.plan.host}:{self.plan.port}"
             self.transcripts(
                 SessionTranscript(self.session_id, "client", self.host, self.service, self.local, peer, lines)
             )
-        return SessionResult(
-            outcome, stage, reply, recipients, peer, self.esmtp, self.tls, self.authenticated, detail,
-            started, self.loop.time(), lines,
-        )  # fmt: skip
+        return lines
 
     async def _open(self) -> None:
         try:

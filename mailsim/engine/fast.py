@@ -3,7 +3,9 @@
 Why: capacity runs need the decisions (the same :class:`~mailsim.engine.hooks.SmtpHooks` as in ``wire``) and
 the timing, not the bytes. :func:`fast_deliver` plays both ends of :func:`mailsim.engine.client.deliver`
 against a listener's :class:`~mailsim.engine.server.SmtpServerFactory` (its ``hooks`` and ``settings``) and
-returns the same :class:`SessionResult`. The connection under it (handshake, pipes, ``net`` records) is
+returns the same :class:`SessionResult`; a session the plan asks to keep (``cache_until``) stays open for the
+connection cache, and its ``again`` runs the next transaction after an RSET probe, as the wire client's does.
+The connection under it (handshake, pipes, ``net`` records) is
 :class:`~mailsim.engine.fast_connection.FastConnection`; the server's end is :mod:`mailsim.engine.fast_server`.
 
 Timing model (the wire model of :mod:`mailsim.net.network`, replayed): the handshake as
@@ -37,6 +39,7 @@ import asyncio
 import ssl
 from base64 import b64encode
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -53,6 +56,7 @@ from mailsim.engine.plan import (
     StartTls,
     Transaction,
     dsn_filter,
+    keepable,
     mail_parameters,
     recipient_results,
 )
@@ -102,21 +106,71 @@ class FastSession(FastConnection):
             reply = await self._send(self.plan.transaction)
         except SessionFailure as failure:
             outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
+        return await self._end(outcome, stage, reply, detail, started)
+
+    async def again(self, transaction: Transaction, cache_until: float | None) -> SessionResult | None:
+        """One more transaction on this kept connection: the RSET probe first (as engine/client.py)."""
         server = self.server
-        ending = outcome in (Outcome.COMPLETED, Outcome.REJECTED, Outcome.TLS_FAILED)
-        if ending and server is not None and not server.closed and not server.hangup:
-            await self._quit()
-        if server is not None and not server.closed:
+        assert server is not None
+        started = self.now()
+        self.plan = replace(self.plan, transaction=transaction, cache_until=cache_until)
+        self.results = [None] * len(transaction.recipients)
+        try:
+            probe = await self.command("rset", "RSET", server.rset, self.plan.timeouts.rset)
+        except SessionFailure:
+            probe = None
+        if probe is None or probe.code // 100 != 2 or self._gone():
+            self.close()
+            return None
+        outcome, stage, reply, detail = Outcome.COMPLETED, "done", None, ""
+        try:
+            reply = await self._send(transaction)
+        except SessionFailure as failure:
+            outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
+        return await self._end(outcome, stage, reply, detail, started)
+
+    def close(self) -> None:
+        """Close without QUIT: the client's FIN now, the server learns it when the FIN arrives."""
+        if self.server is not None and not self.server.closed:
             self._client_gone(self.now())
             self._server_gone(self._fin_arrival())
-        return self._result(outcome, stage, reply, detail, started)
 
-    def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float) -> SessionResult:
+    def _gone(self) -> bool:
+        server = self.server
+        return server is None or server.closed or server.hangup
+
+    async def _end(
+        self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float
+    ) -> SessionResult:
+        """QUIT and close, or keep the connection (a rejected transaction is ended with RSET first)."""
+        server = self.server
+        kept = not self._gone() and keepable(self.plan, outcome, stage, reply, self.now())
+        if kept and stage != "done":
+            kept = await self._abort()
+        if not kept:
+            ending = outcome in (Outcome.COMPLETED, Outcome.REJECTED, Outcome.TLS_FAILED)
+            if ending and not self._gone():
+                await self._quit()
+            if server is not None and not server.closed:
+                self._client_gone(self.now())
+                self._server_gone(self._fin_arrival())
+        return self._result(outcome, stage, reply, detail, started, kept)
+
+    async def _abort(self) -> bool:
+        assert self.server is not None
+        try:
+            reply = await self.command("rset", "RSET", self.server.rset, self.plan.timeouts.rset)
+        except SessionFailure:
+            return False
+        return reply.code // 100 == 2 and not self._gone()
+
+    def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float,
+                kept: bool = False) -> SessionResult:  # fmt: skip
         recipients = recipient_results(self.plan.transaction, self.results, reply, stage)
         peer = f"{self.plan.host}:{self.plan.port}"
         return SessionResult(
             outcome, stage, reply, recipients, peer, self.esmtp, self.tls, self.authenticated, detail,
-            started, self.now(), (),
+            started, self.now(), (), self if kept else None,
         )  # fmt: skip
 
     # -- one exchange ----------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ class FastServer:
         self.loop = asyncio.get_running_loop()
         self.tx: Envelope | None = None  # the open mail transaction
         self.errors = 0
+        self.junk = 0  # NOOP, VRFY, ETRN, RSET: smtpd_junk_command_limit
         self.tls = False
         self.helo = False
         self.hangup = False
@@ -219,7 +220,19 @@ class FastServer:
         reply: Reply = await self.ask(asyncio.shield(self.hooks.data(self.view, envelope, content)))
         if 200 <= reply.code < 300:
             self.errors = 0  # Postfix counts errors "without delivering mail"
+            self.junk = 0
         return await self.push(str(reply))
+
+    async def rset(self) -> str:
+        """RSET (a junk command): the transaction is dropped and the hooks told, always (handler.handle_RSET)."""
+        self.junk += 1
+        if self.junk > self.settings.junk_command_limit:
+            self.errors += 1
+        if refused := self._refused("RSET"):
+            return await self.push(refused)
+        self.tx = None
+        await self.ask(self.hooks.reset(self.view))
+        return await self.push(str(R.OK))
 
     async def quit(self) -> str:
         self.hangup = True

@@ -8,7 +8,7 @@ without the engine.
 Postfix parameters read (through :class:`ClientTimeouts`, RFC 5321 §4.5.3.2 defaults): smtp_connect_timeout
 (30s), smtp_helo_timeout (300s), smtp_starttls_timeout (300s), smtp_mail_timeout (300s), smtp_rcpt_timeout
 (300s), smtp_data_init_timeout (120s), smtp_data_xfer_timeout (180s), smtp_data_done_timeout (600s),
-smtp_quit_timeout (300s).
+smtp_quit_timeout (300s), smtp_rset_timeout (20s).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import enum
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from mailsim.engine.hooks import TlsInfo
 from mailsim.engine.transcript import TranscriptLine
@@ -56,6 +57,7 @@ class ClientTimeouts:
     data_xfer: float = 180.0  # §4.5.3.2.5
     data_done: float = 600.0  # §4.5.3.2.6
     quit: float = 300.0
+    rset: float = 20.0  # smtp_rset_timeout: the probe of a cached connection and the RSET that ends a rejected one
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,8 @@ class SessionPlan:
     server_name: str | None = None
     credentials: Credentials | None = None
     timeouts: ClientTimeouts = ClientTimeouts()
+    cache_until: float | None = None
+    """Keep the connection for the next transaction instead of QUIT, while the clock is at most this (None: QUIT)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,28 @@ class SessionResult:
     started: float = 0.0
     ended: float = 0.0
     transcript: tuple[TranscriptLine, ...] = ()
+    kept: OpenSession | None = field(default=None, compare=False, repr=False)
+    """The connection, still open after the transaction, when the plan asked to keep it and the server allowed."""
+
+
+class OpenSession(Protocol):
+    """A connection kept after a transaction (Postfix's cached session): one more transaction, or close it."""
+
+    async def again(self, transaction: Transaction, cache_until: float | None) -> SessionResult | None:
+        """RSET probe, then the transaction; None when the probe failed (the connection is closed then)."""
+        ...
+
+    def close(self) -> None:
+        """Close without QUIT, as scache(8) does when a cached connection's time is up."""
+        ...
+
+
+def keepable(plan: SessionPlan, outcome: Outcome, stage: str, reply: Reply | None, now: float) -> bool:
+    """May the connection be kept (smtp_proto.c's DOT and ABORT states): a transaction that ended with the server
+    still talking, and the plan's reuse time not over; a rejected greeting, EHLO or TLS is never kept."""
+    if plan.cache_until is None or now > plan.cache_until or (reply is not None and reply.code == 421):
+        return False
+    return outcome is Outcome.COMPLETED or (outcome is Outcome.REJECTED and stage in ("mail", "rcpt", "data"))
 
 
 # -- the client's rules both fidelities follow ------------------------------------------------------------------

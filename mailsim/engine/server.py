@@ -211,6 +211,7 @@ class SmtpServerProtocol(SMTP):
         self._mail = None
         if queued:
             self._errors = 0  # Postfix counts errors "without delivering mail"
+            self._junk = 0  # and junk commands (smtpd.c: the RSET probes of a cached connection)
 
     async def end_transaction(self, *, always: bool = False) -> None:
         """RSET, or HELO/EHLO/STARTTLS discarding a transaction: tell the hooks."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntFlag, StrEnum
 from types import MappingProxyType
 
 from mailsim.core.errors import SimulationError
@@ -92,6 +92,13 @@ class RecipientStatus:
         )  # fmt: skip
 
 
+class DeliverFlags(IntFlag):
+    """deliver_request.h's DEL_REQ_FLAG_CONN_*: qmgr's on-demand connection caching hints to smtp(8)."""
+
+    CONN_LOAD = 1 << 11  # consult the connection cache
+    CONN_STORE = 1 << 12  # save the connection after the delivery
+
+
 @dataclass(frozen=True, slots=True)
 class DeliverRequest:
     """What qmgr asks one delivery agent to do (Postfix ``DELIVER_REQUEST``)."""
@@ -109,6 +116,7 @@ class DeliverRequest:
     smtputf8: bool = False
     body: Body | None = None
     attributes: tuple[tuple[str, str], ...] = ()
+    flags: DeliverFlags = DeliverFlags(0)
 
     def __post_init__(self) -> None:
         if not self.recipients:

@@ -39,6 +39,7 @@ from mailsim.mta.mail_flow import MailFlow
 from mailsim.mta.milters.daemons import Daemons
 from mailsim.mta.qmgr.manager import Qmgr
 from mailsim.mta.queue_directory import QueueDirectory
+from mailsim.mta.scache import ConnectionCache
 from mailsim.mta.smtp import SmtpAgent
 from mailsim.mta.smtpd import Smtpd
 from mailsim.mta.trivial_rewrite import TrivialRewrite
@@ -104,6 +105,7 @@ class MailHost:
         self.cleanup = Cleanup(self)
         self.bounce_service = Bounce(self)
         self.qmgr = Qmgr(self)
+        self.scache = ConnectionCache(self.sim, self.name)  # scache(8): idle SMTP connections of smtp and lmtp
         self.listeners: list[Any] = []
         self.live_client: str | None = None  # address live loopback clients stand for (mailsim serve)
         self.stores: Any = None  # the host's mailboxes, shared by local, virtual and the access agents

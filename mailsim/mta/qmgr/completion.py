@@ -20,6 +20,7 @@ from mailsim.mail.queuefile import QueueState
 from mailsim.mail.report import DeliveryReport
 from mailsim.mta.qmgr.destinations import Destination, Entry
 from mailsim.policy.backoff import delay_warning_due, eligible_at, expired
+from mailsim.policy.conn_cache import done_second
 
 if TYPE_CHECKING:
     from mailsim.mta.qmgr.manager import ActiveMessage, Qmgr
@@ -31,6 +32,7 @@ def entry_done(qmgr: Qmgr, entry: Entry, dest: Destination, report: DeliveryRepo
     """Book one delivery's outcome: feedback to the destination, statuses to the message."""
     dest.busy -= 1
     dest.transport.busy -= 1
+    dest.last_done = done_second(qmgr.env.now)  # back-to-back deliveries turn connection caching on
     if report.site_failure:
         now = qmgr.env.now
         if dest.failed(report.site_failure, now, qmgr.settings.backoff.minimal_backoff_time):

@@ -4,7 +4,9 @@ A *transport* (smtp, local, relay, ...) has a process limit (master.cf maxproc) 
 limit per delivery; a *destination* queue belongs to one transport and one nexthop name and has a
 concurrency window (mailsim.policy.concurrency). Entries are groups of recipients of one message
 that can go in one delivery request. Destinations of a transport are served round-robin, entries
-of a destination first-in first-out (qmgr_queue_select / qmgr_entry_select).
+of a destination first-in first-out (qmgr_queue_select / qmgr_entry_select). A destination also keeps
+the connection-caching flags its requests carry (:func:`mailsim.policy.conn_cache.on_select`); like
+Postfix's in-core queue it forgets them when it goes idle and is dropped.
 
 Parameters: default_process_limit (100), default_destination_recipient_limit (50),
 local_destination_recipient_limit (1), local_destination_concurrency_limit (2),
@@ -18,6 +20,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailsim.mail.delivery import DeliverFlags
 from mailsim.policy.concurrency import ConcurrencyLimits, Window, initial_window, on_failure, on_success
 
 
@@ -43,6 +46,8 @@ class Destination:
     busy: int = 0
     dead_reason: str | None = None
     revive_at: float | None = None
+    flags: DeliverFlags = DeliverFlags(0)  # on-demand connection caching (mailsim.policy.conn_cache)
+    last_done: int | None = None  # the second the last delivery finished, for "back-to-back"
 
     @property
     def ready(self) -> bool:

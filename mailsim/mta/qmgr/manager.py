@@ -10,6 +10,8 @@ entries per destination (at most ``<transport>_destination_recipient_limit`` eac
 1 the destination is the recipient itself, as Postfix does for local). The dispatcher starts
 deliveries while a transport has process slots (master.cf maxproc) and a destination has
 concurrency window left, serving destinations round-robin (:mod:`mailsim.mta.qmgr.destinations`).
+Selecting an entry updates its destination's connection-caching flags (qmgr_entry_select,
+:mod:`mailsim.policy.conn_cache`), which the delivery request carries to the agent.
 Each delivery agent reports per-recipient statuses and whether the *site* failed; site failures
 feed negative concurrency feedback and may declare the destination dead, in which case its
 queued entries are deferred at once without connecting ("delivery temporarily suspended").
@@ -37,11 +39,12 @@ from typing import Any, Protocol
 
 import simpy
 
-from mailsim.mail.delivery import DeliverRequest, RecipientStatus
+from mailsim.mail.delivery import DeliverFlags, DeliverRequest, RecipientStatus
 from mailsim.mail.queuefile import CorruptQueueFile, QueueFile, QueueRecipient, QueueState
 from mailsim.mta.qmgr.completion import defer_suspended, entry_done, release
 from mailsim.mta.qmgr.destinations import Destination, Entry, Transport
 from mailsim.mta.qmgr.settings import QmgrSettings, transport_settings
+from mailsim.policy.conn_cache import on_select
 
 
 class HostServices(Protocol):
@@ -244,15 +247,16 @@ class Qmgr:
                 entry = dest.todo.popleft()
                 dest.busy += 1
                 carrier.busy += 1
-                self.env.process(self._deliver(entry, dest))
+                dest.flags = on_select(dest.flags, dest.busy, dest.last_done, self.env.now)
+                self.env.process(self._deliver(entry, dest, dest.flags))
                 progress = True
 
-    def _deliver(self, entry: Entry, dest: Destination) -> Generator[simpy.Event, Any, None]:
+    def _deliver(self, entry: Entry, dest: Destination, flags: DeliverFlags) -> Generator[simpy.Event, Any, None]:
         qf: QueueFile = entry.message.qf
         request = DeliverRequest(
             qf.queue_id, QueueState.ACTIVE, dest.transport.name, dest.nexthop, qf.sender,
             tuple(entry.recipients), qf.arrival_time, qf.size, qf.envid, qf.ret, qf.smtputf8, qf.body,
-            qf.attributes,
+            qf.attributes, flags,
         )  # fmt: skip
         report = yield self.host.agent(dest.transport.name).deliver(request)
         entry_done(self, entry, dest, report)
