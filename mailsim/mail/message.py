@@ -240,7 +240,7 @@ def fold_long_lines(content: bytes, limit: int) -> bytes:
     first ``limit`` bytes, then continues on new lines that start with a space (``limit - 1`` bytes each),
     which MIME readers take as folding. ``limit`` 0 sends lines unchanged. Line endings are kept.
     """
-    if limit <= 0 or len(content) <= limit or max(map(len, content.splitlines())) <= limit:  # linear, in C
+    if limit <= 0 or not _has_long_line(content, limit):
         return content
     out: list[bytes] = []
     for line in content.splitlines(keepends=True):
@@ -252,3 +252,20 @@ def fold_long_lines(content: bytes, limit: int) -> bytes:
         out.append(body[:limit] + ending)
         out.extend(b" " + body[at : at + limit - 1] + ending for at in range(limit, len(body), limit - 1))
     return b"".join(out)
+
+
+def _has_long_line(content: bytes, limit: int) -> bool:
+    """Whether a line (between CR or LF line breaks) is longer than ``limit`` bytes.
+
+    Why: every message is checked before it is sent. A window of ``limit + 1`` bytes without a line break
+    is such a line; else the next window starts after the window's last break, so about two windows per
+    ``limit`` bytes are searched from their end, and no line is copied.
+    """
+    start, end = 0, len(content)
+    while end - start > limit:
+        stop = start + limit + 1
+        last_break = max(content.rfind(b"\n", start, stop), content.rfind(b"\r", start, stop))
+        if last_break < 0:
+            return True
+        start = last_break + 1
+    return False

@@ -37,7 +37,8 @@ from mailsim.policy.rewrite.maps import canonical_map, expand_virtual, mail_addr
 
 _HEADER_NAME = re.compile(rb"^([!-9;-~]+):")
 _BARE_LOCAL = re.compile(r"(?<![@\w.<\"-])([A-Za-z0-9._%+-]+)(?=\s*(?:,|>|$|\r?\n))")
-_ADDRESS_HEADERS = (b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"resent-from", b"resent-to")
+_ADDRESS_HEADERS = frozenset((b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"resent-from", b"resent-to"))
+_RECIPIENT_HEADERS = frozenset((b"to", b"cc", b"bcc", b"resent-to", b"resent-cc"))
 
 
 @dataclass(slots=True)
@@ -77,6 +78,9 @@ class Cleanup:
         self.always_bcc = self.main.get("always_bcc")
         self.sender_bcc = host.tables(self.main.get("sender_bcc_maps"))
         self.recipient_bcc = host.tables(self.main.get("recipient_bcc_maps"))
+        self.myorigin = self.main.get("myorigin")  # main.cf is immutable: read once, not per message
+        self.myhostname = self.main.get("myhostname")
+        self.undisclosed = self.main.get("undisclosed_recipients_header")
 
     def process(self, queue_id: str, envelope: Envelope, content: bytes, origin: Origin) -> CleanupResult:
         """Clean one message up and queue it under ``queue_id`` (assigned when smtpd opened the stream)."""
@@ -180,26 +184,23 @@ class Cleanup:
     # -- grooming -----------------------------------------------------------------------------------
 
     def _add_missing(self, queue_id: str, envelope: Envelope, headers: list[bytes]) -> list[bytes]:
-        main, sim = self.main, self.host.sim
-        named = [(_name(h), h) for h in headers]
-        names = {name for name, _ in named}
-        origin = main.get("myorigin")
-        headers = [_qualify(h, origin) if name in _ADDRESS_HEADERS else h for name, h in named]
-        if b"message-id" not in names:
-            mid = make_message_id(sim, main.get("myhostname"), queue_id=queue_id)
-            headers.append(f"Message-Id: {mid}\r\n".encode())
-        if b"date" not in names:
-            headers.append(f"Date: {postfix_date(sim.wallclock())}\r\n".encode())
-        if b"from" not in names:
-            sender = envelope.mail_from or f"MAILER-DAEMON@{main.get('myhostname')}"
-            headers.append(f"From: {_qualify_address(sender, origin)}\r\n".encode())
-        undisclosed = main.get("undisclosed_recipients_header")
-        if undisclosed and not names & {b"to", b"cc", b"bcc", b"resent-to", b"resent-cc"}:
-            headers.append(undisclosed.encode() + b"\r\n")
-        known, added = headers[: len(named)], headers[len(named) :]  # qualifying kept the names of the first
-        if b"bcc" in names:
-            known = [h for (name, _), h in zip(named, known, strict=True) if name != b"bcc"]
-        return known + [h for h in added if _name(h) != b"bcc"]
+        sim, origin, myhostname = self.host.sim, self.myorigin, self.myhostname
+        names = [_name(h) for h in headers]
+        present = set(names)
+        groomed = [_qualify(h, origin) if name in _ADDRESS_HEADERS else h for name, h in zip(names, headers)]
+        added: list[bytes] = []
+        if b"message-id" not in present:
+            added.append(f"Message-Id: {make_message_id(sim, myhostname, queue_id=queue_id)}\r\n".encode())
+        if b"date" not in present:
+            added.append(f"Date: {postfix_date(sim.wallclock())}\r\n".encode())
+        if b"from" not in present:
+            sender = envelope.mail_from or f"MAILER-DAEMON@{myhostname}"
+            added.append(f"From: {_qualify_address(sender, origin)}\r\n".encode())
+        if self.undisclosed and not present & _RECIPIENT_HEADERS:
+            added.append(self.undisclosed.encode() + b"\r\n")
+        if b"bcc" in present:  # qualifying keeps each header's name, so names still fits groomed
+            groomed = [h for name, h in zip(names, groomed, strict=True) if name != b"bcc"]
+        return groomed + [h for h in added if _name(h) != b"bcc"]
 
     def _rewrite_envelope(
         self, envelope: Envelope, redirect: str | None, bcc: bool = False

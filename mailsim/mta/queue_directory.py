@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from mailsim.core.simulation import Simulation
-from mailsim.mail.queuefile import QUEUES, TERMINAL, QueueFile, QueueState, transition
+from mailsim.mail.queuefile import QUEUES, TERMINAL, QueueFile, QueueState
 from mailsim.mail.queueid import new_queue_id
 
 
@@ -52,12 +52,12 @@ class QueueDirectory:
     def move(self, queue_id: str, new: QueueState, *, service: str, **fields: object) -> QueueFile:
         """Move a file to another queue or a terminal state (validated by the state table)."""
         qf = self.files[queue_id]
-        transition(qf.state, new)
+        moved = qf.move(new)  # raises on an illegal move, before anything changes
         self.counts[qf.state] -= 1
-        moved = qf.move(new)
-        if new is QueueState.ACTIVE or new in TERMINAL:
+        final = new in TERMINAL
+        if final or new is QueueState.ACTIVE:
             self.defer_log.pop(queue_id, None)
-        if new in TERMINAL:
+        if final:
             del self.files[queue_id]
             self.eligible.pop(queue_id, None)
             if not (qf.state is QueueState.MAILDROP and service == "pickup"):  # consumed by pickup, not deleted
@@ -108,8 +108,9 @@ class QueueDirectory:
         return iter(list(self.files.values()))
 
     def _trace(self, service: str, qf: QueueFile, src: QueueState | None, dst: QueueState, **fields: object) -> None:
+        final = dst in TERMINAL
         self.sim.trace.emit(
             self.host, service, "queue", queue_id=qf.queue_id, message_id=qf.attribute("message_id"),
-            src=str(src) if src is not None else None, dst=str(dst) if dst not in TERMINAL else None,
-            final=str(dst) if dst in TERMINAL else None, **fields,
+            src=None if src is None else str(src), dst=None if final else str(dst), final=str(dst) if final else None,
+            **fields,
         )  # fmt: skip

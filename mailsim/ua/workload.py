@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Protocol
 
 import numpy as np
@@ -173,7 +174,7 @@ def arrivals(
         rows: Iterator[tuple[float, ReplayRow | None]] = ((spec.start + r.time, r) for r in replay.rows)
     else:
         profile = RateProfile(spec.rate or 0.0, spec.profile, tuple(spec.bursts), day_offset)
-        rows = ((t, None) for t in arrival_times(profile, times_rng, spec.start, stop))
+        rows = zip(arrival_times(profile, times_rng, spec.start, stop), repeat(None))
     for count, (time, row) in enumerate(rows):
         if count >= limit or time >= stop:
             return
@@ -182,10 +183,11 @@ def arrivals(
 
 def compose(sim: Any, arrival: Arrival, origin: str, subject: str) -> tuple[str, bytes]:
     """(Message-ID, message bytes) of about ``arrival.size`` bytes, written without the email package."""
-    message_id = make_message_id(sim, origin)
+    now = sim.wallclock()  # one calendar reading for both headers: the clock cannot move in between
+    message_id = make_message_id(sim, origin, when=now)
     to = arrival.recipients[0] if len(arrival.recipients) == 1 else "undisclosed-recipients:;"
     head = (
-        f"Date: {format_date(sim.wallclock())}\r\nFrom: <{arrival.sender}>\r\nTo: {to}\r\n"
+        f"Date: {format_date(now)}\r\nFrom: <{arrival.sender}>\r\nTo: {to}\r\n"
         f"Subject: {subject}\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\n"
         "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
     ).encode("utf-8", "surrogateescape")

@@ -137,3 +137,11 @@ def test_fold_long_lines_follows_smtp_text_out():
     assert fold_long_lines(b"abcd\r\n", 4) == b"abcd\r\n"  # exactly the limit: unchanged
     assert fold_long_lines(b"abcde\n", 4) == b"abcd\n e\n"  # the file's own line ending is kept
     assert fold_long_lines(b"abcdefghij\r\n", 0) == b"abcdefghij\r\n"  # 0: no limit
+
+
+def test_fold_long_lines_finds_one_long_line_among_many_short_ones():
+    short = b"x" * 9 + b"\r\n"
+    content = short * 50 + b"y" * 12 + b"\r\n" + short * 50
+    assert fold_long_lines(content, 10) == short * 50 + b"y" * 10 + b"\r\n yy\r\n" + short * 50
+    at_limit = b"x" * 10 + b"\r" + b"x" * 10 + b"\n"  # a bare CR ends a line too: two lines of 10
+    assert fold_long_lines(at_limit, 10) is at_limit

@@ -1,4 +1,4 @@
-"""cleanup(8): the hop count limit and automatic BCC recipients."""
+"""cleanup(8): the hop count limit, automatic BCC recipients, and the grooming of locally posted headers."""
 
 from __future__ import annotations
 
@@ -73,3 +73,22 @@ def test_automatic_bcc_keys_on_the_sender_and_original_recipients_only(tmp_path)
     extra += "recipient_bcc_maps = inline:{carol@example.net=dave@example.net}\n"
     result = run(two_hosts(tmp_path, USERS, until="2m", sender_extra=extra), prepare=_post(_message(0)))
     assert [r.get("to") for r in _deliveries(result, "mail.example.org", "smtp")] == ["bob@example.net"]
+
+
+def test_local_mail_gets_bare_names_qualified_bcc_dropped_and_missing_headers_added(tmp_path):
+    queued: list[bytes] = []
+
+    def prepare(world):
+        host = world.hosts["mail.example.org"]
+        content = b"From: alice\nTo: bob@example.net, carol\nBcc: dave@example.net\nSubject: s\n\nbody\n"
+
+        def post(_):
+            queue_id = host.sendmail("alice@example.org", ["bob@example.net"], content)
+            queued.append(host.queue.get(queue_id).content)
+
+        world.sim.env.timeout(1).callbacks.append(post)
+
+    run(two_hosts(tmp_path, USERS, until="2m"), prepare=prepare)
+    head = queued[0].split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert head[:3] == [b"From: alice@example.org", b"To: bob@example.net, carol@example.org", b"Subject: s"]
+    assert [line.split(b":")[0] for line in head[3:]] == [b"Message-Id", b"Date"]
