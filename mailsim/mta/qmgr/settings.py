@@ -40,9 +40,11 @@ def transport_settings(host: Any, transport: str) -> tuple[int, int, Concurrency
     """(process limit, recipient limit, concurrency limits) of one transport on one host."""
     main = host.main
     recipients = int(_param(main, transport, "destination_recipient_limit", "default_destination_recipient_limit"))
+    initial = int(_param(main, transport, "initial_destination_concurrency", "initial_destination_concurrency"))
+    limit = int(_param(main, transport, "destination_concurrency_limit", "default_destination_concurrency_limit"))
     limits = ConcurrencyLimits(
-        initial=int(_param(main, transport, "initial_destination_concurrency", "initial_destination_concurrency")),
-        limit=int(_param(main, transport, "destination_concurrency_limit", "default_destination_concurrency_limit")),
+        initial=min(initial, limit) if limit > 0 else initial,  # qmgr_transport_create: never above the limit
+        limit=limit,
         positive=Feedback.parse(
             _param(main, transport, "destination_concurrency_positive_feedback",
                    "default_destination_concurrency_positive_feedback")
