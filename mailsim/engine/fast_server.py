@@ -5,7 +5,8 @@ for what :mod:`mailsim.engine.fast` sends (a well-formed client), without parsin
 one command arriving at the server; it asks :class:`~mailsim.engine.hooks.SmtpHooks` exactly as
 :class:`~mailsim.engine.handler.HookHandler` does (same snapshots, same :class:`Envelope`), keeps Postfix's
 error accounting (``smtpd_soft_error_limit`` sleeps ``smtpd_error_sleep_time``), STARTTLS-only commands
-(``smtpd_tls_security_level = encrypt``) and the 421 hang-up, and returns the reply text.
+(``smtpd_tls_security_level = encrypt``), the 421 hang-up and the session's command counts
+(:mod:`mailsim.engine.command_counts`), and returns the reply text.
 
 Postfix parameters read: those of :class:`~mailsim.engine.settings.ServerSettings` (passed in).
 """
@@ -46,6 +47,7 @@ class FastServer:
         self.helo = False
         self.hangup = False
         self.closed = False
+        self.challenged = False  # AUTH LOGIN: the next auth() answers a 334, it is no new command
 
     async def ask(self, awaitable: Awaitable[Any]) -> Any:
         """A hook; one that raises ends the session with ``421 4.3.0`` as engine/server.py does."""
@@ -62,6 +64,7 @@ class FastServer:
         if self.errors >= self.settings.soft_error_limit:
             await asyncio.sleep(self.settings.error_sleep_time)
         last = text.rsplit("\r\n", 1)[-1]
+        self.view.commands.reply(int(last[:3]))
         if last[:1] in ("4", "5"):
             self.errors += 1
         if last.startswith(("421", "521")):
@@ -107,6 +110,7 @@ class FastServer:
         return await self.push(str(refused))
 
     async def hello(self, name: str, extended: bool) -> str:
+        self.view.commands.start("EHLO" if extended else "HELO")
         await self._reset()
         reply: Reply = await self.ask(self.hooks.helo(self.view, name, extended))
         if not 200 <= reply.code < 300:
@@ -120,6 +124,7 @@ class FastServer:
         return await self.push("\r\n".join(lines))
 
     async def starttls(self) -> str:
+        self.view.commands.start("STARTTLS")
         if self.tls:
             return await self.push(str(esmtp.TLS_ACTIVE))
         if self.settings.tls_context is None:
@@ -132,9 +137,12 @@ class FastServer:
         """The handshake finished: RFC 3207 §4.2, the session starts over."""
         self.tls, self.helo, self.tx = True, False, None
         self.view = replace(self.view, helo_name=None, esmtp=False, tls=info, username=None, mechanism=None)
+        self.view.commands.tls_started()
 
     async def login_challenge(self) -> str:
+        self.view.commands.start("AUTH")
         refused = self._auth_refused()
+        self.challenged = not refused
         return await self.push(refused) if refused else "334 UGFzc3dvcmQ6"
 
     def _auth_refused(self) -> str | None:
@@ -152,6 +160,9 @@ class FastServer:
         return None
 
     async def auth(self, mechanism: str, login: str, password: str) -> str:
+        if not self.challenged:
+            self.view.commands.start("AUTH")
+        self.challenged = False
         refused = self._auth_refused()
         if refused:
             return await self.push(refused)
@@ -161,6 +172,7 @@ class FastServer:
         return await self.push(str(reply))
 
     async def mail(self, arg: str) -> str:
+        self.view.commands.start("MAIL")
         if refused := self._refused("MAIL"):
             return await self.push(refused)
         if self.tx is not None:
@@ -182,6 +194,7 @@ class FastServer:
         return await self.push(str(reply))
 
     async def rcpt(self, arg: str) -> str:
+        self.view.commands.start("RCPT")
         if refused := self._refused("RCPT"):
             return await self.push(refused)
         if self.tx is None:
@@ -197,6 +210,7 @@ class FastServer:
         return await self.push(str(reply))
 
     async def data_command(self) -> str:
+        self.view.commands.start("DATA")
         if refused := self._refused("DATA"):
             return await self.push(refused)
         if self.tx is None:
@@ -225,6 +239,7 @@ class FastServer:
 
     async def rset(self) -> str:
         """RSET (a junk command): the transaction is dropped and the hooks told, always (handler.handle_RSET)."""
+        self.view.commands.start("RSET")
         self.junk += 1
         if self.junk > self.settings.junk_command_limit:
             self.errors += 1
@@ -235,6 +250,8 @@ class FastServer:
         return await self.push(str(R.OK))
 
     async def quit(self) -> str:
+        self.view.commands.start("QUIT")
+        self.view.commands.reply(R.BYE.code)
         self.hangup = True
         return str(R.BYE)
 

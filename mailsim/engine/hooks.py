@@ -25,6 +25,8 @@ Conventions the engine follows when calling hooks:
   connection (it may arrive while a shielded ``data`` is still queueing). A hook that raises ends the session
   with ``421 4.3.0`` and is reported through the loop's exception handler (a virtual run stops on it).
 - Hooks may take (virtual) time; that time does not count towards the client's idle timeout.
+- ``session.commands`` is kept by the engine: Postfix's per-command statistics of the session so far
+  (:mod:`mailsim.engine.command_counts`), complete when ``disconnect`` runs.
 
 Postfix parameters read: none (the server's are in :mod:`mailsim.engine.settings`).
 """
@@ -36,6 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mailsim.engine.command_counts import CommandTally
 from mailsim.mail import reply as R
 from mailsim.mail.envelope import Envelope
 from mailsim.mail.reply import Reply
@@ -71,6 +74,8 @@ class SmtpSession:
     mechanism: str | None = None
     state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Scratch space of the hooks for this connection (shared by all snapshots of one session)."""
+    commands: CommandTally = field(default_factory=CommandTally, compare=False, repr=False)
+    """The engine's count of the commands of this connection (shared by all snapshots of one session)."""
 
     @property
     def authenticated(self) -> bool:

@@ -90,14 +90,14 @@ class SmtpServerFactory:
 
 
 class _Verbs(dict):
-    """aiosmtpd's verb table with a fallback for unknown verbs (it has no hook for them)."""
+    """aiosmtpd's verb table with a fallback for unknown verbs (it has no hook for them), told the verb."""
 
-    def __init__(self, table: Mapping[str, Any], fallback: Callable[[str | None], Awaitable[None]]) -> None:
+    def __init__(self, table: Mapping[str, Any], fallback: Callable[[str], Callable[..., Awaitable[None]]]) -> None:
         super().__init__(table)
         self.fallback = fallback
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return super().get(key) or self.fallback
+        return super().get(key) or self.fallback(str(key))
 
 
 class _Session(Session):
@@ -141,7 +141,7 @@ class SmtpServerProtocol(SMTP):
         verbs = {verb: self._guard(verb, method) for verb, method in self._smtp_methods.items()}
         for verb in ("HELP", "EXPN"):
             verbs.pop(verb, None)
-        self._smtp_methods = _Verbs(verbs, self._guard("", self._unknown))
+        self._smtp_methods = _Verbs(verbs, lambda word: self._guard("", self._unknown, word))
 
     def _create_session(self) -> Session:
         return _Session(self.loop)
@@ -230,6 +230,7 @@ class SmtpServerProtocol(SMTP):
             cipher = transport.get_extra_info("cipher")
             tls = TlsInfo(str(cipher[1]), str(cipher[0]), int(cipher[2])) if cipher else None
             self.update_view(helo_name=None, esmtp=False, tls=tls, username=None, mechanism=None)
+            self.view.commands.tls_started()
         super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -315,6 +316,8 @@ class SmtpServerProtocol(SMTP):
         await self._writer.drain()
         if not final:
             return
+        if last[:3].isdigit():
+            self.view.commands.reply(int(last[:3]))
         if last[:1] in ("4", "5"):
             self._errors += 1
         if last.startswith(("421", "521")):
@@ -341,7 +344,11 @@ class SmtpServerProtocol(SMTP):
 
     # -- commands --------------------------------------------------------------------------------------------
 
-    def _guard(self, verb: str, method: Callable[[str | None], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    def _guard(
+        self, verb: str, method: Callable[[str | None], Awaitable[None]], word: str = ""
+    ) -> Callable[..., Awaitable[None]]:
+        """One command: UTF-8, its count (``word`` is what an unknown verb was), junk and STARTTLS rules, the verb."""
+
         async def run(arg: str | None) -> None:
             self._verb = verb
             if self._hung_up:
@@ -349,6 +356,7 @@ class SmtpServerProtocol(SMTP):
             if arg and not esmtp.valid_utf8(arg):
                 await self.push(str(esmtp.BAD_UTF8))
                 return
+            self.view.commands.start(verb or word)
             if verb in JUNK_COMMANDS:
                 self._junk += 1
                 if self._junk > self.settings.junk_command_limit:

@@ -6,7 +6,8 @@ its hooks. On connect it looks up the client's name (PTR, then the forward looku
 engine (:mod:`mailsim.policy.restrictions`) with Postfix's delayed evaluation; AUTH checks the
 host's SASL accounts; the first accepted recipient opens a cleanup stream and so gets the queue
 id; at the end of DATA smtpd prepends its Received header and hands the message to cleanup,
-whose answer is the reply. Every decision is in the trace in Postfix's maillog vocabulary.
+whose answer is the reply. Every decision is in the trace in Postfix's maillog vocabulary; the
+"disconnect from" record carries the engine's command counts in Postfix's words (:func:`command_stats`).
 
 Parameters: smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_sasl_auth_enable (no),
 smtpd_tls_security_level, smtpd_tls_auth_only (no), smtpd_banner, smtpd_timeout (300s),
@@ -34,13 +35,13 @@ On a host with ``hardware`` the 250 after DATA waits for smtpd's CPU job and cle
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from mailsim.core.errors import ConfigError
 from mailsim.core.units import parse_duration
+from mailsim.engine.command_counts import CommandTally
 from mailsim.engine.hooks import MailOptions, SmtpSession
 from mailsim.engine.settings import ServerSettings
 from mailsim.mail.envelope import Envelope
@@ -77,7 +78,6 @@ class _Conn:
     """Per-connection state (kept in the engine session's scratch space)."""
 
     ctx: SmtpdContext
-    counts: Counter[str] = field(default_factory=Counter)
     queue_id: str | None = None
     actions: list[Any] = field(default_factory=list)
     counted: bool = False  # throttle: holds one of anvil's connection slots
@@ -148,12 +148,10 @@ class Smtpd:
 
     async def helo(self, session: SmtpSession, name: str, esmtp: bool) -> Reply:
         conn = self._conn(session, helo_name=name, protocol="ESMTP" if esmtp else "SMTP")
-        conn.counts["ehlo" if esmtp else "helo"] += 1
         return (await self._judge(conn, Stage.HELO, "HELO")) or OK_HELO
 
     async def auth(self, session: SmtpSession, mechanism: str, login: str, password: str) -> Reply:
         conn = self._conn(session)
-        conn.counts["auth"] += 1
         accounts = self.host.sasl
         known = accounts.get(login)
         if known is None and "@" not in login:
@@ -170,7 +168,6 @@ class Smtpd:
             session, sender=address, recipient=None, recipient_count=0,
             instance=f"{self.host.sim.counter('smtpd-instance'):x}",  # mailsim-auth: one per transaction
         )  # fmt: skip
-        conn.counts["mail"] += 1
         if self.anvil.message_rate_limit > 0:
             refused = self._event_rate(conn, self.anvil.mail, too_much_mail)
             if refused is not None:
@@ -179,7 +176,6 @@ class Smtpd:
 
     async def rcpt(self, session: SmtpSession, address: str, options: MailOptions) -> Reply:
         conn = self._conn(session, recipient=address)
-        conn.counts["rcpt"] += 1
         if self.anvil.recipient_rate_limit > 0:
             refused = self._event_rate(conn, self.anvil.rcpt, too_many_recipients_from)
             if refused is not None:
@@ -205,7 +201,6 @@ class Smtpd:
 
     async def data_start(self, session: SmtpSession) -> Reply:
         conn = self._conn(session)
-        conn.counts["data"] += 1
         return (await self._judge(conn, Stage.DATA, "DATA")) or GO_AHEAD
 
     async def data(self, session: SmtpSession, envelope: Envelope, content: bytes) -> Reply:
@@ -232,7 +227,6 @@ class Smtpd:
     async def reset(self, session: SmtpSession) -> None:
         conn = session.state.get("smtpd")
         if conn is not None:
-            conn.counts["rset"] += 1
             self._end(conn)
 
     async def disconnect(self, session: SmtpSession) -> None:
@@ -243,9 +237,7 @@ class Smtpd:
         if conn.counted:  # throttle: anvil_clnt_disconnect
             conn.counted = False
             self.anvil.disconnect(conn.ctx.client_address)
-        counts = " ".join(f"{k}={v}" for k, v in conn.counts.items())
-        total = sum(conn.counts.values())
-        self._emit("disconnect", client=conn.ctx.namaddr, commands=f"{counts} commands={total}".strip())
+        self._emit("disconnect", client=conn.ctx.namaddr, commands=command_stats(session.commands))
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -347,6 +339,18 @@ class Smtpd:
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.host.sim.trace.emit(self.host.name, "smtpd", event, **fields)
+
+
+def command_stats(tally: CommandTally) -> str:
+    """smtpd.c's "disconnect from" counts: ``name=ok`` or ``name=ok/total``, then ``commands=`` likewise.
+
+    Why ``commands=0/0``: Postfix always shows both numbers when no command came (HISTORY 20150118).
+    """
+    rows = tally.rows()
+    ok, total = sum(row[1] for row in rows), sum(row[2] for row in rows)
+    words = [f"{name}={good}" if good == sent else f"{name}={good}/{sent}" for name, good, sent in rows]
+    words.append(f"commands={ok}" if ok == total and total else f"commands={ok}/{total}")
+    return " ".join(words)
 
 
 def _evolve(ctx: SmtpdContext, **changes: Any) -> SmtpdContext:
