@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from mailsim.config import tok822
 from mailsim.mail import reply as R
 from mailsim.mail.envelope import MailParams, RcptDsn, parse_mail_options, parse_rcpt_options
 from mailsim.mail.reply import Reply
@@ -187,3 +188,22 @@ def check_path(
     else:
         parsed = parse_rcpt_options(tokens)
     return parsed if isinstance(parsed, Reply) else (path, address, tokens, parsed)
+
+
+def vrfy_address(arg: str) -> str | None:
+    """The address in a VRFY argument as smtpd's extract_addr() takes it (sloppy, empty refused); None: bad.
+
+    A ``<...>`` part is the address (a phrase before it is allowed); without one the whole argument must be one
+    address: two words in a row (``bob@example.com extra``) or a second ``<...>`` are refused, as is ``<>``.
+    """
+    tokens = [token for token in tok822.scan(arg) if token.type != "comment"]
+    if any(token.type == "<" for token in tokens):
+        opening = next(i for i, token in enumerate(tokens) if token.type == "<")
+        closing = next((i for i, token in enumerate(tokens) if token.type == ">" and i > opening), len(tokens))
+        if any(token.type in "<>" for token in tokens[closing + 1 :]):
+            return None
+        tokens = tokens[opening + 1 : closing]
+    words = [token.type in tok822.WORDS for token in tokens]
+    if not tokens or any(a and b for a, b in zip(words, words[1:], strict=False)):
+        return None
+    return tok822.internalize(tokens)

@@ -99,8 +99,11 @@ class HookHandler:
     async def handle_QUIT(self, server: SmtpServerProtocol, session: Session, envelope: Envelope) -> str:
         return str(R.BYE)
 
-    async def handle_VRFY(self, server: SmtpServerProtocol, session: Session, envelope: Envelope, address: str) -> str:
-        return str(R.cannot_verify(address))
+    async def verify(self, server: SmtpServerProtocol, address: str, arg: str) -> str:
+        """VRFY: the hooks' refusal of ``address`` if they have the optional ``verify`` hook, else 252 + ``arg``."""
+        hook = getattr(self.hooks, "verify", None)
+        refused = await server.ask(hook(server.view, address)) if hook is not None else None
+        return str(refused) if refused is not None else str(R.cannot_verify(arg))
 
     # -- AUTH (aiosmtpd calls these as ``method(server, args)``) -------------------------------------------------
 

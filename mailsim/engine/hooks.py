@@ -25,6 +25,8 @@ Conventions the engine follows when calling hooks:
   connection (it may arrive while a shielded ``data`` is still queueing). A hook that raises ends the session
   with ``421 4.3.0`` and is reported through the loop's exception handler (a virtual run stops on it).
 - Hooks may take (virtual) time; that time does not count towards the client's idle timeout.
+- ``verify(session, address)`` is optional: VRFY asks it when the hooks have it (smtpd's recipient tables);
+  without it, or when it returns None, VRFY answers ``252 2.0.0`` and the argument as given.
 - ``session.commands`` is kept by the engine: Postfix's per-command statistics of the session so far
   (:mod:`mailsim.engine.command_counts`), complete when ``disconnect`` runs.
 
@@ -151,6 +153,10 @@ class AcceptAll:
         return R.queued(queue_id)
 
     async def reset(self, session: SmtpSession) -> None:
+        return None
+
+    async def verify(self, session: SmtpSession, address: str) -> Reply | None:
+        """VRFY (optional hook): a refusal of ``address``, or None for Postfix's ``252``."""
         return None
 
     async def disconnect(self, session: SmtpSession) -> None:

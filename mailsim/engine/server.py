@@ -379,11 +379,22 @@ class SmtpServerProtocol(SMTP):
         return False
 
     async def smtp_VRFY(self, arg: str | None) -> None:
-        """disable_vrfy_command: Postfix refuses before looking at the argument (smtpd.c vrfy_cmd)."""
+        """smtpd.c vrfy_cmd: disable_vrfy_command first, then the address (extract_addr), then the recipient
+        tables (smtpd_check_rcptmap, via the hooks); 252 echoes the argument as the client wrote it."""
         if self.settings.vrfy_disabled:
             await self.push(str(R.VRFY_DISABLED))
             return
-        await super().smtp_VRFY(arg)  # type: ignore[arg-type]
+        if await self.check_helo_needed():
+            return
+        if not arg:
+            utf8 = " [SMTPUTF8]" if self.settings.enable_smtputf8 else ""
+            await self.push(str(R.syntax(f"VRFY address{utf8}")))
+            return
+        address = esmtp.vrfy_address(arg)
+        if address is None:
+            await self.push(str(R.BAD_RECIPIENT_SYNTAX))
+            return
+        await self.push(await self.event_handler.verify(self, address, arg))
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         self._pending = ((), MailParams())

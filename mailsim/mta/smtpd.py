@@ -229,6 +229,10 @@ class Smtpd:
         if conn is not None:
             self._end(conn)
 
+    async def verify(self, session: SmtpSession, address: str) -> Reply | None:
+        """VRFY: smtpd_check_rcptmap (the recipient tables only); None lets the engine answer 252."""
+        return self.restrictions.verify(self._conn(session).ctx, address)
+
     async def disconnect(self, session: SmtpSession) -> None:
         self.processes.leave(session.state, self.host.sim.now)
         conn = session.state.get("smtpd")

@@ -247,6 +247,15 @@ class SmtpdRestrictions:
         reply = check.error if status == REJECT else None
         return Verdict(reply, tuple(check.actions), tuple(check.log), check.defer_if_permit)
 
+    def verify(self, ctx: SmtpdContext, address: str) -> Reply | None:
+        """VRFY's smtpd_check_rcptmap: the address's syntax, then only the recipient tables (no restriction list)."""
+        check = Check(self.settings, self.rewrite, self.world, replace(ctx, recipient=address), Stage.RCPT,
+                      _resolved=self._resolved)  # fmt: skip
+        if _bad_syntax(check, Stage.RCPT):
+            return check.error
+        status = _implicit(check, lambda: a.reject_unlisted_recipient(check, None, address, "", None))
+        return check.error if status == REJECT else None
+
     def _nothing_to_check(self, stage: Stage) -> bool:
         """A stage that cannot refuse or act: delayed CONNECT/HELO, DATA/END-OF-MESSAGE with an empty list."""
         if stage is Stage.CONNECT or stage is Stage.HELO:
