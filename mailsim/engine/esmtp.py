@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mailsim.config import tok822
 from mailsim.mail import reply as R
@@ -27,6 +27,7 @@ from mailsim.mail.envelope import MailParams, RcptDsn, parse_mail_options, parse
 from mailsim.mail.reply import Reply
 
 if TYPE_CHECKING:
+    from mailsim.engine.hooks import SmtpSession
     from mailsim.engine.settings import ServerSettings
 
 # Postfix replies the catalogue does not hold (yet); observed on Postfix 3.7.11 unless a source is named.
@@ -207,3 +208,12 @@ def vrfy_address(arg: str) -> str | None:
     if not tokens or any(a and b for a, b in zip(words, words[1:], strict=False)):
         return None
     return tok822.internalize(tokens)
+
+
+async def denial(hooks: Any, session: SmtpSession) -> Reply:
+    """The reply to every command after a connect refusal: the hooks' optional ``denied``, else by address."""
+    denied = getattr(hooks, "denied", None)
+    if denied is not None:
+        return await denied(session)  # type: ignore[no-any-return]
+    return R.client_denied(f"unknown[{session.peer_ip}]")
+

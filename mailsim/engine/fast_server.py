@@ -46,6 +46,7 @@ class FastServer:
         self.tls = False
         self.helo = False
         self.hangup = False
+        self.denied: str | None = None  # after a connect refusal: the reply to every command but QUIT
         self.closed = False
         self.challenged = False  # AUTH LOGIN: the next auth() answers a 334, it is no new command
 
@@ -72,7 +73,9 @@ class FastServer:
         return text
 
     def _refused(self, verb: str) -> str | None:
-        """smtpd_tls_security_level = encrypt: only a few commands before STARTTLS."""
+        """A client refused at connect, or smtpd_tls_security_level = encrypt: only a few commands before STARTTLS."""
+        if self.denied is not None:
+            return self.denied
         if self.settings.require_starttls and not self.tls and verb not in BEFORE_STARTTLS:
             return str(R.STARTTLS_REQUIRED)
         return None
@@ -106,11 +109,16 @@ class FastServer:
         refused = await self.ask(self.hooks.connect(self.view))
         if refused is None:
             return "220 " + self.settings.greeting
-        self.hangup = True
+        if refused.code == 421:
+            self.hangup = True
+        else:  # the refusal is the greeting; every command but QUIT is denied (smtpd_delay_reject = no)
+            self.denied = str(await self.ask(esmtp.denial(self.hooks, self.view)))
         return await self.push(str(refused))
 
     async def hello(self, name: str, extended: bool) -> str:
         self.view.commands.start("EHLO" if extended else "HELO")
+        if self.denied is not None:
+            return await self.push(self.denied)
         await self._reset()
         reply: Reply = await self.ask(self.hooks.helo(self.view, name, extended))
         if not 200 <= reply.code < 300:

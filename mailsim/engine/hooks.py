@@ -25,6 +25,9 @@ Conventions the engine follows when calling hooks:
   connection (it may arrive while a shielded ``data`` is still queueing). A hook that raises ends the session
   with ``421 4.3.0`` and is reported through the loop's exception handler (a virtual run stops on it).
 - Hooks may take (virtual) time; that time does not count towards the client's idle timeout.
+- A ``connect`` refusal other than ``421`` takes the place of the 220 greeting and the session goes on, every
+  command but QUIT answered with the optional ``denied(session)`` hook's reply (smtpd: ``503 5.7.0 Error:
+  access denied for NAME[ADDR]``, what Postfix does with smtpd_delay_reject = no); a 421 hangs up.
 - ``verify(session, address)`` is optional: VRFY asks it when the hooks have it (smtpd's recipient tables);
   without it, or when it returns None, VRFY answers ``252 2.0.0`` and the argument as given.
 - ``session.commands`` is kept by the engine: Postfix's per-command statistics of the session so far

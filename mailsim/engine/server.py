@@ -128,6 +128,8 @@ class SmtpServerProtocol(SMTP):
         self._errors = 0
         self._junk = 0
         self._greeted = False
+        self._greeting: str | None = None  # a connect refusal sent in place of the 220
+        self._denied: str | None = None  # then the reply to every command but QUIT
         self._in_reply = False
         self._hung_up = False
         self._ended = False
@@ -257,9 +259,14 @@ class SmtpServerProtocol(SMTP):
         if refused is None:
             await super()._handle_client()
             return
-        self._greeted = True
-        await self.push(str(refused))
-        self._hang_up()
+        if refused.code == 421:
+            self._greeted = True
+            await self.push(str(refused))
+            self._hang_up()
+            return
+        self._greeting = str(refused)  # the refusal is the greeting; every command but QUIT is denied
+        self._denied = str(await self.ask(esmtp.denial(self.factory.hooks, self.view)))
+        await super()._handle_client()
 
     async def ask(self, awaitable: Awaitable[Any]) -> Any:
         """Await a hook: server think time is not client idle time (Postfix times reads, not its own work)."""
@@ -303,7 +310,7 @@ class SmtpServerProtocol(SMTP):
         """Send one reply: Postfix's words for aiosmtpd's, error accounting, hang-up after 421."""
         text = status.decode("utf-8", "surrogateescape") if isinstance(status, bytes) else str(status)
         if not self._greeted:
-            self._greeted, text = True, "220 " + self.settings.greeting
+            self._greeted, text = True, self._greeting or "220 " + self.settings.greeting
         else:
             reply = esmtp.AIOSMTPD_REPLIES.get((self._verb, text)) or esmtp.AIOSMTPD_REPLIES.get(text)
             text = str(reply) if reply is not None else text
@@ -357,6 +364,9 @@ class SmtpServerProtocol(SMTP):
                 await self.push(str(esmtp.BAD_UTF8))
                 return
             self.view.commands.start(verb or word)
+            if self._denied is not None and verb != "QUIT":
+                await self.push(self._denied)
+                return
             if verb in JUNK_COMMANDS:
                 self._junk += 1
                 if self._junk > self.settings.junk_command_limit:

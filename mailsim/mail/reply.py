@@ -278,6 +278,11 @@ ALREADY_AUTHENTICATED = Reply(503, "5.5.1", "Error: already authenticated")
 AUTH_IN_MAIL_TRANSACTION = Reply(503, "5.5.1", "Error: MAIL transaction in progress")
 UNRECOGNIZED_AUTH_TYPE = Reply(504, "5.5.4", "Unrecognized authentication type")  # RFC 4954 §6
 STARTTLS_REQUIRED = Reply(530, "5.7.0", "Must issue a STARTTLS command first")  # observed
+
+
+def client_denied(client: str) -> Reply:
+    """503 to every command but QUIT after a client refused at connect (smtpd_delay_reject = no; observed)."""
+    return Reply(503, "5.7.0", f"Error: access denied for {client}")
 AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")  # RFC 4954 §6
 AUTH_MECHANISM_TOO_WEAK = Reply(534, "5.7.9", "Authentication mechanism is too weak")  # RFC 4954 §6
 ENCRYPTION_REQUIRED_FOR_AUTH = Reply(538, "5.7.11", "Encryption required for requested authentication mechanism")

@@ -46,7 +46,14 @@ from mailsim.engine.hooks import MailOptions, SmtpSession
 from mailsim.engine.settings import ServerSettings
 from mailsim.mail.envelope import Envelope
 from mailsim.mail.received import received_header, with_protocol
-from mailsim.mail.reply import TOO_MANY_RECIPIENTS, Reply, too_many_connections, too_many_recipients_from, too_much_mail
+from mailsim.mail.reply import (
+    TOO_MANY_RECIPIENTS,
+    Reply,
+    client_denied,
+    too_many_connections,
+    too_many_recipients_from,
+    too_much_mail,
+)
 from mailsim.mta.anvil import Anvil, Excess
 from mailsim.mta.cleanup import Origin
 from mailsim.mta.policy_service import policy_services_for
@@ -228,6 +235,10 @@ class Smtpd:
         conn = session.state.get("smtpd")
         if conn is not None:
             self._end(conn)
+
+    async def denied(self, session: SmtpSession) -> Reply:
+        """Every command but QUIT after a client refused at connect (smtpd_delay_reject = no)."""
+        return client_denied(self._conn(session).ctx.namaddr)
 
     async def verify(self, session: SmtpSession, address: str) -> Reply | None:
         """VRFY: smtpd_check_rcptmap (the recipient tables only); None lets the engine answer 252."""

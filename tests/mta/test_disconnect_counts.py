@@ -246,3 +246,35 @@ def test_the_recorded_counts_are_a_live_postfix_smtpd_s(tmp_path: Path) -> None:
         _tls_auth_session(postfix.ports["tls"])
         seen = _disconnects(postfix, done + 1)[-len(expected) :]
     assert seen == expected
+
+
+# smtpd_delay_reject = no, smtpd_client_restrictions = reject: what a real Postfix 3.7.11 answered on 127.0.0.1
+# (tests/postfix_oracle.py with those two settings) to these commands, and the counts it logged.
+DENIED = "503 5.7.0 Error: access denied for localhost[127.0.0.1]"
+REFUSED_AT_CONNECT = [
+    ("EHLO client.example", DENIED), ("HELO client.example", DENIED), ("MAIL FROM:<a@b.example>", DENIED),
+    ("RCPT TO:<x@mx.example.com>", DENIED), ("NOOP", DENIED), ("RSET", DENIED), ("VRFY root", DENIED),
+    ("STARTTLS", DENIED), ("AUTH PLAIN AGFiYwBkZWY=", DENIED), ("DATA", DENIED), ("FOO", DENIED),
+    ("QUIT", "221 2.0.0 Bye\n<EOF>"),  # and the server hangs up
+]  # fmt: skip
+REFUSED_COUNTS = ("helo=0/1 ehlo=0/1 starttls=0/1 auth=0/1 mail=0/1 rcpt=0/1 data=0/1 rset=0/1 noop=0/1 vrfy=0/1 "
+                  "quit=1 unknown=0/1 commands=1/12")  # fmt: skip
+
+
+def test_a_client_refused_at_connect_is_denied_every_command_but_quit() -> None:
+    """Not a 421: the refusal is the greeting and the session goes on, every command but QUIT refused with 503."""
+
+    class Refusing(Counting):
+        async def connect(self, session: SmtpSession) -> Reply | None:
+            return Reply(554, "5.7.1", "<localhost[127.0.0.1]>: Client host rejected: Access denied")
+
+        async def denied(self, session: SmtpSession) -> Reply:
+            return Reply(503, "5.7.0", "Error: access denied for localhost[127.0.0.1]")
+
+    hooks = Refusing({"alice": "pw"}, local=ORACLE_HOST)
+    world, _ = world_with_server(_settings(None), hooks)
+    replies = run_client(world, converse(SERVER_IP, 25, [command for command, _ in REFUSED_AT_CONNECT]))
+    run_client(world, asyncio.sleep(5))
+    assert replies[0] == "554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied"
+    assert list(zip([c for c, _ in REFUSED_AT_CONNECT], replies[1:], strict=True)) == REFUSED_AT_CONNECT
+    assert hooks.lines == [REFUSED_COUNTS]
