@@ -238,6 +238,9 @@ def open_with(spec: str, context: TableContext) -> Table:
             return parse_aliases(text, file=path, spec=spec)
         return parse_postmap_source(text, file=path, spec=spec)
     if kind in ("regexp", "pcre", "cidr"):
+        if kind != "cidr" and name.startswith("{") and name.endswith("}"):  # Postfix 3.7's inline form
+            rules = [strip_braces(token) for token in split_list(name[1:-1])]
+            return parse_pattern_table(kind, "".join(rule + "\n" for rule in rules), file=spec, spec=spec)
         text, path = _read(name, context, spec)
         return parse_pattern_table(kind, text, file=path, spec=spec)
     return _open_special(kind, name, spec, context)

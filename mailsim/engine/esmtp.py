@@ -217,3 +217,16 @@ async def denial(hooks: Any, session: SmtpSession) -> Reply:
         return await denied(session)  # type: ignore[no-any-return]
     return R.client_denied(f"unknown[{session.peer_ip}]")
 
+
+HEADER_NAME = re.compile(r"[!-9;-~]+:")  # is_header(): a message header name and its colon
+BREAK_RULES = Reply(221, "2.7.0", "Error: I can break rules, too. Goodbye.")  # observed
+
+
+def default_forbidden(word: str) -> bool:
+    """smtpd_forbidden_commands' default, ``CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}`` (case-insensitive)."""
+    return word.upper() in ("CONNECT", "GET", "POST") or not ("A" <= word[:1].upper() <= "Z")
+
+
+def non_smtp(word: str, forbidden: Callable[[str], bool]) -> bool:
+    """smtpd.c: an unknown verb that is a header name or a forbidden command ends the session (221 2.7.0)."""
+    return bool(HEADER_NAME.match(word)) or forbidden(word)

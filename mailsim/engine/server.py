@@ -16,7 +16,10 @@ differently, each in one place:
   (``smtpd_soft_error_limit`` → each reply delayed ``smtpd_error_sleep_time``; ``smtpd_hard_error_limit`` →
   ``421 ... too many errors``); any ``421`` reply is followed by a hang-up; the transcript records it.
 - The verb table: HELP and EXPN are unknown (Postfix defaults); an unknown command gets Postfix's reply
-  instead of aiosmtpd's five-strikes disconnect; NOOP/VRFY/RSET count towards ``smtpd_junk_command_limit``;
+  instead of aiosmtpd's five-strikes disconnect, unless it is a header name or in ``smtpd_forbidden_commands``
+  (``221 2.7.0 Error: I can break rules, too. Goodbye.`` and a hang-up); NOOP/VRFY/RSET count towards
+  ``smtpd_junk_command_limit``; VRFY checks the address and the recipient tables (``hooks.verify``); a connect
+  refusal other than 421 is the greeting, then every command but QUIT is denied (``hooks.denied``);
   with ``disable_vrfy_command = yes`` VRFY gets ``502 5.5.1 VRFY command is disabled`` whatever its argument;
   with ``smtpd_tls_security_level = encrypt`` only EHLO, HELO, NOOP, QUIT and STARTTLS precede STARTTLS.
 - MAIL/RCPT: the ESMTP parameters are checked here (aiosmtpd refuses DSN's) and handed to the hooks with
@@ -129,6 +132,7 @@ class SmtpServerProtocol(SMTP):
         self._junk = 0
         self._greeted = False
         self._greeting: str | None = None  # a connect refusal sent in place of the 220
+        self._word = ""  # the verb of an unknown command, as aiosmtpd read it
         self._denied: str | None = None  # then the reply to every command but QUIT
         self._in_reply = False
         self._hung_up = False
@@ -357,7 +361,7 @@ class SmtpServerProtocol(SMTP):
         """One command: UTF-8, its count (``word`` is what an unknown verb was), junk and STARTTLS rules, the verb."""
 
         async def run(arg: str | None) -> None:
-            self._verb = verb
+            self._verb, self._word = verb, word
             if self._hung_up:
                 return
             if arg and not esmtp.valid_utf8(arg):
@@ -379,6 +383,10 @@ class SmtpServerProtocol(SMTP):
         return run
 
     async def _unknown(self, arg: str | None) -> None:
+        if esmtp.non_smtp(self._word, self.settings.forbidden_commands or esmtp.default_forbidden):
+            await self.push(str(esmtp.BREAK_RULES))  # smtpd.c: "non-SMTP command", and the session ends
+            self._hang_up()
+            return
         await self.push(str(R.COMMAND_NOT_RECOGNIZED))
 
     async def check_helo_needed(self, helo: str = "HELO") -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,7 @@ class ServerSettings:
     junk_command_limit: int = 100  # smtpd_junk_command_limit
     vrfy_disabled: bool = False  # disable_vrfy_command: 502 to VRFY, and VRFY not in the EHLO reply
     pipelining: bool = True  # advertise PIPELINING (aiosmtpd reads pipelined commands in order)
+    forbidden_commands: Callable[[str], bool] | None = None  # smtpd_forbidden_commands; None: Postfix's default
 
     def __post_init__(self) -> None:
         if self.require_starttls and self.tls_context is None:

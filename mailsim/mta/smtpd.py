@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from mailsim.config.syntax import split_list
 from mailsim.core.errors import ConfigError
 from mailsim.core.units import parse_duration
 from mailsim.engine.command_counts import CommandTally
@@ -129,7 +130,9 @@ class Smtpd:
                  "line_length_limit", "smtpd_soft_error_limit", "smtpd_hard_error_limit", "smtpd_error_sleep_time",
                  "smtpd_junk_command_limit", "disable_vrfy_command")  # fmt: skip
         values = {name: self.main.get(name) for name in names}
-        return ServerSettings.from_main_cf(values, tls_context=self.host.server_tls_context())
+        forbidden = _forbidden(self.main.get("smtpd_forbidden_commands"), self.host.table)
+        return ServerSettings.from_main_cf(values, tls_context=self.host.server_tls_context(),
+                                           forbidden_commands=forbidden)  # fmt: skip
 
     # -- the outside world for restrictions (DNS in smtpd_dns.py) ----------------------------------------------
 
@@ -366,6 +369,14 @@ def command_stats(tally: CommandTally) -> str:
     words = [f"{name}={good}" if good == sent else f"{name}={good}/{sent}" for name, good, sent in rows]
     words.append(f"commands={ok}" if ok == total and total else f"commands={ok}/{total}")
     return " ".join(words)
+
+
+def _forbidden(value: str, table: Callable[[str], Any]) -> Callable[[str], bool]:
+    """smtpd_forbidden_commands as string_list_match reads it: words in any case, and lookup tables."""
+    items = split_list(value)
+    words = {item.upper() for item in items if ":" not in item}
+    tables = [table(item) for item in items if ":" in item]
+    return lambda verb: verb.upper() in words or any(t.lookup(verb) is not None for t in tables)
 
 
 def _evolve(ctx: SmtpdContext, **changes: Any) -> SmtpdContext:

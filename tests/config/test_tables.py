@@ -69,6 +69,14 @@ def test_inline_tables() -> None:
         open_table("inline:{}", ".")
 
 
+def test_inline_pattern_tables() -> None:
+    """Postfix 3.7's ``regexp:{{/re/ result}, ...}`` (smtpd_forbidden_commands' default); as postmap -q answers."""
+    bogus = open_table("regexp:{{/^[^A-Z]/ Bogus}}", ".")
+    assert [bogus.lookup(key) for key in ("1234", "GET", "<html>")] == ["Bogus", None, "Bogus"]
+    two = open_table("pcre:{ {/^x/ A}, {/y z/ B C} }", ".")
+    assert [two.lookup(key) for key in ("xa", "y z", "q")] == ["A", "B C", None]
+
+
 def test_static_fail_union_pipe_proxy_nis(host: Path) -> None:
     assert open_table("static:{ a b }", ".").lookup("anything") == "a b"
     assert open_table("static:foo", ".").lookup("x") == "foo"
