@@ -25,7 +25,6 @@ import re
 import ssl
 from base64 import b64encode
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import aiosmtplib
@@ -43,10 +42,10 @@ from mailsim.engine.plan import (
     StartTls,
     Transaction,
     dsn_filter,
-    keepable,
     mail_parameters,
     recipient_results,
 )
+from mailsim.engine.session_flow import SessionFlow
 from mailsim.engine.transcript import Recorder, SessionTranscript, TranscriptLine, TranscriptSink
 from mailsim.mail.reply import Reply
 
@@ -127,7 +126,7 @@ async def deliver(
     ).run()
 
 
-class ClientSession:
+class ClientSession(SessionFlow):
     """One SMTP client session (see the module docstring); :func:`deliver` is the usual entry point."""
 
     def __init__(
@@ -180,50 +179,24 @@ class ClientSession:
             outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
         return await self._end(outcome, stage, reply, detail, started)
 
-    async def again(self, transaction: Transaction, cache_until: float | None) -> SessionResult | None:
-        """One more transaction on this kept connection: the RSET probe first (smtp_reuse.c)."""
-        started = self.loop.time()
-        self.plan = replace(self.plan, transaction=transaction, cache_until=cache_until)
-        self.results = [None] * len(transaction.recipients)
-        try:
-            probe = await self._command("rset", b"RSET", timeout=self.plan.timeouts.rset)
-        except SessionFailure:
-            probe = None
-        if probe is None or probe.code // 100 != 2 or not self.smtp.is_connected:
-            self.close()
-            return None
-        outcome, stage, reply, detail = Outcome.COMPLETED, "done", None, ""
-        try:
-            reply = await self._send(transaction)
-        except SessionFailure as failure:
-            outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
-        return await self._end(outcome, stage, reply, detail, started)
+    # -- the primitives of SessionFlow --------------------------------------------------------------------
+
+    def _clock(self) -> float:
+        return self.loop.time()
+
+    def _connected(self) -> bool:
+        return self.smtp.is_connected
+
+    async def _rset_command(self) -> Reply:
+        return await self._command("rset", b"RSET", timeout=self.plan.timeouts.rset)
+
+    def _disconnect(self) -> None:
+        self.smtp.close()
 
     def close(self) -> None:
         """Close without QUIT (the cache's time is up, or the probe failed) and hand in the transcript."""
         self.smtp.close()
         self._transcript()
-
-    async def _end(
-        self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float
-    ) -> SessionResult:
-        """QUIT and close, or keep the connection (a rejected transaction is ended with RSET first)."""
-        kept = self.smtp.is_connected and keepable(self.plan, outcome, stage, reply, self.loop.time())
-        if kept and stage != "done":
-            kept = await self._abort()
-        if not kept:
-            if self.smtp.is_connected and outcome in (Outcome.COMPLETED, Outcome.REJECTED, Outcome.TLS_FAILED):
-                await self._quit()
-            self.smtp.close()
-        return self._result(outcome, stage, reply, detail, started, kept)
-
-    async def _abort(self) -> bool:
-        """smtp_proto.c's ABORT state: RSET (smtp_rset_timeout) ends the rejected transaction."""
-        try:
-            reply = await self._command("rset", b"RSET", timeout=self.plan.timeouts.rset)
-        except SessionFailure:
-            return False
-        return reply.code // 100 == 2 and self.smtp.is_connected
 
     def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float,
                 kept: bool = False) -> SessionResult:  # fmt: skip

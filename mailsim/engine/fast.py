@@ -39,7 +39,6 @@ import asyncio
 import ssl
 from base64 import b64encode
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -56,10 +55,10 @@ from mailsim.engine.plan import (
     StartTls,
     Transaction,
     dsn_filter,
-    keepable,
     mail_parameters,
     recipient_results,
 )
+from mailsim.engine.session_flow import SessionFlow
 from mailsim.engine.transcript import TranscriptSink
 from mailsim.mail.reply import Reply
 
@@ -79,7 +78,7 @@ async def fast_deliver(
     return await FastSession(plan, network, hooks_at, host, service).run()
 
 
-class FastSession(FastConnection):
+class FastSession(FastConnection, SessionFlow):
     """Both ends of one SMTP session in virtual time; :func:`fast_deliver` is the entry point."""
 
     def __init__(self, plan: SessionPlan, network: Any, hooks_at: HooksAt, host: str, service: str) -> None:
@@ -108,61 +107,24 @@ class FastSession(FastConnection):
             outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
         return await self._end(outcome, stage, reply, detail, started)
 
-    async def again(self, transaction: Transaction, cache_until: float | None) -> SessionResult | None:
-        """One more transaction on this kept connection: the RSET probe first (as engine/client.py)."""
-        server = self.server
-        assert server is not None
-        started = self.now()
-        self.plan = replace(self.plan, transaction=transaction, cache_until=cache_until)
-        self.results = [None] * len(transaction.recipients)
-        try:
-            probe = await self.command("rset", "RSET", server.rset, self.plan.timeouts.rset)
-        except SessionFailure:
-            probe = None
-        if probe is None or probe.code // 100 != 2 or self._gone():
-            self.close()
-            return None
-        outcome, stage, reply, detail = Outcome.COMPLETED, "done", None, ""
-        try:
-            reply = await self._send(transaction)
-        except SessionFailure as failure:
-            outcome, stage, reply, detail = failure.outcome, failure.stage, failure.reply, failure.detail
-        return await self._end(outcome, stage, reply, detail, started)
+    # -- the primitives of SessionFlow --------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Close without QUIT: the client's FIN now, the server learns it when the FIN arrives."""
+    def _clock(self) -> float:
+        return self.now()
+
+    def _connected(self) -> bool:
+        server = self.server
+        return server is not None and not server.closed and not server.hangup
+
+    async def _rset_command(self) -> Reply:
+        assert self.server is not None
+        return await self.command("rset", "RSET", self.server.rset, self.plan.timeouts.rset)
+
+    def _disconnect(self) -> None:
+        """The client's FIN now; the server learns it when the FIN arrives."""
         if self.server is not None and not self.server.closed:
             self._client_gone(self.now())
             self._server_gone(self._fin_arrival())
-
-    def _gone(self) -> bool:
-        server = self.server
-        return server is None or server.closed or server.hangup
-
-    async def _end(
-        self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float
-    ) -> SessionResult:
-        """QUIT and close, or keep the connection (a rejected transaction is ended with RSET first)."""
-        server = self.server
-        kept = not self._gone() and keepable(self.plan, outcome, stage, reply, self.now())
-        if kept and stage != "done":
-            kept = await self._abort()
-        if not kept:
-            ending = outcome in (Outcome.COMPLETED, Outcome.REJECTED, Outcome.TLS_FAILED)
-            if ending and not self._gone():
-                await self._quit()
-            if server is not None and not server.closed:
-                self._client_gone(self.now())
-                self._server_gone(self._fin_arrival())
-        return self._result(outcome, stage, reply, detail, started, kept)
-
-    async def _abort(self) -> bool:
-        assert self.server is not None
-        try:
-            reply = await self.command("rset", "RSET", self.server.rset, self.plan.timeouts.rset)
-        except SessionFailure:
-            return False
-        return reply.code // 100 == 2 and not self._gone()
 
     def _result(self, outcome: Outcome, stage: str, reply: Reply | None, detail: str, started: float,
                 kept: bool = False) -> SessionResult:  # fmt: skip
