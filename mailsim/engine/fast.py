@@ -42,6 +42,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
+from mailsim.core.memo import remember
 from mailsim.engine.bridge import LoopHops, resumed
 from mailsim.engine.fast_connection import FastConnection, HooksAt
 from mailsim.engine.fast_net import TLS_CLOSE_NOTIFY, cached_flights
@@ -173,9 +174,7 @@ class FastSession(FastConnection, SessionFlow):
         if reply is None:
             reply = Reply.from_response(int(text[:3]), _message(text))
             if cache is not None:
-                if len(cache) >= REPLY_CACHE:
-                    cache.clear()
-                cache[text] = reply
+                remember(cache, text, reply, REPLY_CACHE)
         return reply
 
     async def _serve(self, action: Coroutine[Any, Any, str], remaining: float) -> str:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from mailsim.core.errors import ConfigError
+from mailsim.core.memo import remember
 from mailsim.mta.milters.keys import host_path
 from mailsim.policy.auth.spfpolicy import SpfPolicyDecision, SpfPolicySettings, decide_spf_policy
 from mailsim.policy.restrictions.model import PolicyService
@@ -68,9 +69,7 @@ class PolicydSpf:
         decision = decide_spf_policy(request, self.host.resolver.lookup_now, settings=self.settings, now=now,
                                      previous=previous)  # fmt: skip
         if instance and previous is None:
-            if len(self._instances) >= CACHE_LIMIT:
-                self._instances.clear()
-            self._instances[instance] = decision
+            remember(self._instances, instance, decision, CACHE_LIMIT)
         self._trace(request, decision, previous is not None)
         return decision.action
 

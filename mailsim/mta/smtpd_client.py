@@ -18,6 +18,7 @@ from typing import Any
 
 import dns.reversename
 
+from mailsim.core.memo import remember
 from mailsim.dns.mx import addresses_of
 from mailsim.dns.zones import Status
 from mailsim.policy.restrictions.model import SmtpdContext
@@ -69,18 +70,14 @@ class ClientIdentity:
         """Loopback or one of this host's addresses (remembered per client: ip_address() is slow)."""
         own = self._own.get(address)
         if own is None:
-            if len(self._own) >= _MEMORY_LIMIT:
-                self._own.clear()
-            own = self._own[address] = _is_own(address, self.host.addresses)
+            own = remember(self._own, address, _is_own(address, self.host.addresses), _MEMORY_LIMIT)
         return own
 
     def _reverse_name(self, address: str) -> str:
         """The PTR query name of an address (dnspython's is slow and clients come back often)."""
         name = self._reverse.get(address)
         if name is None:
-            if len(self._reverse) >= _MEMORY_LIMIT:
-                self._reverse.clear()
-            name = self._reverse[address] = dns.reversename.from_address(address).to_text()
+            name = remember(self._reverse, address, dns.reversename.from_address(address).to_text(), _MEMORY_LIMIT)
         return name
 
 

@@ -27,6 +27,7 @@ from typing import Any, cast
 
 from mailsim.config.maincf import MainCf
 from mailsim.core.errors import ConfigError
+from mailsim.core.memo import remember
 from mailsim.policy.lookup import FileReader, Lookup, TableOpener, open_all, opener_from, parent_domains, table_get
 from mailsim.policy.rewrite.address import valid_hostaddr
 
@@ -102,9 +103,7 @@ class NetworkList:
             return known
         found = self._match(name, address)
         if not any(kind == "table" for _, kind, _ in self.entries):
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[(name, address)] = found
+            remember(self._memo, (name, address), found, _MEMO_LIMIT)
         return found
 
     def _match(self, name: str, address: str) -> bool:
