@@ -210,8 +210,10 @@ class SmtpAgent:
             best = pending[0].pref if pending else 0
             lookups = [None, *(t for t in pending if t.pref == best)] if pending else []  # nexthop, best MX hosts
             for target in lookups:
+                if tally.sessions >= limit:  # checked before a connection is taken: one taken must be used or closed
+                    break
                 found = reuse.by_destination() if target is None else reuse.by_endpoint(*_where(target))
-                result = await self._over(request, content, reuse, found) if found and tally.sessions < limit else None
+                result = await self._over(request, content, reuse, found) if found is not None else None
                 if found is None or result is None:
                     continue
                 pending = [t for t in pending if t.address != found.address] if tally.sessions + 1 < limit else []
